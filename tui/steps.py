@@ -1,0 +1,114 @@
+"""The vocabulary shared by engine, store, session, sync and UI: event types and engine state.
+
+An *event* is one committed fact of a conversation: `{"seq", "type", "ts", "data"}`. The engine
+produces events without `seq`/`ts` (`Emitted`); the session numbers and timestamps them, commits
+them, and only then shows them. Events are plain JSON so the store, the wire and `export` share
+one shape.
+
+Event types and their `data`:
+- `start`     {flow_id, flow_name, flow_hash, seed, device_id, created_at}   always seq 1
+- `message`   {kind: "text"|"image"|"video"|"audio"|"embed"|"link", text, markdown?, url?,
+               retry?: bool, delay_ms?: int}          a bot bubble (retry: a re-ask after a refusal)
+- `note`      {text}                                  a block we skipped, shown dimmed
+- `input`     InputSpec as a dict                     the flow now waits at this input
+- `answer`    {block_id, text, content, valid}        the user's reply as typed and as saved
+                                                      (valid false: refused, content null)
+- `command`   {name}                                  a command event the user triggered
+- `variables` {changes: {name: value}}                variables that changed in the step
+- `wait`      {seconds}                               a pause the UI may honour
+- `end`       {}                                      the conversation is complete
+- `error`     {text}                                  the flow stopped (e.g. the step limit)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+VariableValue = str | list[str | None] | None
+
+EventType = Literal[
+    "start", "message", "note", "input", "answer", "command", "variables", "wait", "end", "error"
+]
+
+
+class Emitted(BaseModel):
+    """An event as the engine produces it: no seq, no timestamp yet."""
+
+    type: EventType
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoredEvent(BaseModel):
+    """An event as committed: contiguous seq per session, UTC ISO-8601 timestamp."""
+
+    seq: int
+    type: EventType
+    ts: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Choice(BaseModel):
+    """One option of a choice-like input, as the user sees it."""
+
+    id: str
+    label: str
+    description: str | None = None
+    picture: str | None = None
+
+
+class InputSpec(BaseModel):
+    """What the waiting input needs from a UI: kind, prompt texts and options.
+
+    `kind` is one of text, number, email, url, phone, date, time, choice, picture choice,
+    rating, file, payment, cards, embed (an embed waiting for an event), pause.
+    """
+
+    block_id: str
+    kind: str
+    placeholder: str = ""
+    button: str = "Send"
+    long: bool = False
+    multiple: bool = False
+    choices: list[Choice] = Field(default_factory=list)
+    min: float | str | None = None
+    max: float | str | None = None
+    step: float | None = None
+    rating_from: int | None = None
+    rating_to: int | None = None
+    rating_left: str | None = None
+    rating_right: str | None = None
+    has_time: bool = False
+    is_range: bool = False
+    date_format: str | None = None
+    required: bool = True
+    prefill: str | None = None
+
+
+class Pointer(BaseModel):
+    """A place in a flow: the flow (`""` = the root, else a linked flow's id) and a block."""
+
+    flow: str = ""
+    group_id: str
+    block_index: int = 0
+
+
+class EngineState(BaseModel):
+    """Everything the engine needs to continue a conversation; JSON-serialisable.
+
+    `variables` are keyed by variable id (Typebot semantics); `waiting` is the input the flow
+    waits at (None when completed); `link_stack` the parents to return to when a linked flow
+    ends; `return_mark` where a Return block goes; `rng_counter` advances the seeded random
+    source so replay is deterministic.
+    """
+
+    status: Literal["active", "completed"] = "active"
+    variables: dict[str, VariableValue] = Field(default_factory=dict)
+    waiting: Pointer | None = None
+    input: InputSpec | None = None
+    return_mark: Pointer | None = None
+    link_stack: list[Pointer] = Field(default_factory=list)
+    seed: int = 0
+    rng_counter: int = 0
+    transcript: list[dict[str, str]] | None = None
