@@ -1,0 +1,376 @@
+"""The local store: one SQLite file, JSON values, events are the truth.
+
+Tables (sqlitedict, JSON-encoded; never pickle, so a crafted file cannot run code):
+- `meta`      {"app": "steadychat", "schema": 1, "device_id": ...}: marks the file as ours
+- `events`    key `{session}:{seq:010d}` → {seq, type, ts, data}; append-only
+- `sessions`  key session id → SessionRecord (the cached state; may lag behind the events)
+- `sync`      key session id → acknowledged seq
+- `flows`     key flow hash → canonical flow JSON (what each session started with)
+
+All tables share one SQLite connection (one sqlitedict worker thread), so a step's events and,
+every few steps, its session cache land in a single transaction: one commit per step, and no
+writer-lock contention between our own tables. sqlitedict stays behind this module: nothing else
+imports it, so it can be replaced without touching the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlitedict import SqliteDict
+
+from tui.errors import StoreError
+from tui.steps import EngineState, StoredEvent
+
+SCHEMA_VERSION = 1
+APP_MARK = "steadychat"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 5000
+TABLES = ("meta", "events", "sessions", "sync", "flows")
+
+# sqlitedict logs failed statements with stacks at ERROR level; errors reach users as one line
+# through StoreError instead.
+logging.getLogger("sqlitedict").addHandler(logging.NullHandler())
+logging.getLogger("sqlitedict").propagate = False
+
+
+class SessionRecord(BaseModel):
+    """The cached state of a session: enough to resume without replaying its events."""
+
+    id: str
+    flow_id: str
+    flow_name: str
+    flow_hash: str
+    device_id: str
+    created_at: str
+    status: str = "active"
+    last_seq: int = 0
+    updated_at: str = ""
+    state: EngineState = Field(default_factory=EngineState)
+
+
+def event_key(session_id: str, seq: int) -> str:
+    return f"{session_id}:{seq:010d}"
+
+
+def _decode(value: Any) -> Any:
+    """JSON only: a pickled or otherwise foreign value is refused, never executed."""
+    try:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise _ForeignValue(str(exc)) from None
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _ForeignValue(Exception):
+    """A stored value that is not JSON."""
+
+
+class _Table(SqliteDict):
+    """A sqlitedict table that reuses the store's single connection."""
+
+    def __init__(self, shared_conn: Any, filename: str, tablename: str) -> None:
+        self._shared_conn = shared_conn
+        super().__init__(
+            filename,
+            tablename=tablename,
+            flag="c",
+            autocommit=False,
+            encode=_encode,
+            decode=_decode,
+            outer_stack=False,
+        )
+
+    def _new_conn(self) -> Any:
+        return self._shared_conn
+
+
+def _open_connection(path: str) -> Any:
+    """Start sqlitedict's worker connection in WAL mode with synchronous=NORMAL.
+
+    sqlitedict sets synchronous=OFF on connect; NORMAL in WAL mode survives a killed process
+    (the contract of this store) and keeps a commit free of fsync.
+    """
+    from sqlitedict import SqliteMultithread
+
+    conn = SqliteMultithread(path, autocommit=False, journal_mode="WAL", outer_stack=False)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+class Store:
+    """The local store. Open it with `Store.open(path)`; every failure is a StoreError."""
+
+    def __init__(self, path: Path, conn: Any, tables: dict[str, _Table]) -> None:
+        self.path = path
+        self._conn = conn
+        self._tables = tables
+        self._meta = tables["meta"]
+        self._events = tables["events"]
+        self._sessions = tables["sessions"]
+        self._sync = tables["sync"]
+        self._flows = tables["flows"]
+        self.device_id: str = ""
+
+    # ----------------------------------------------------------------- opening and closing
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open or create the store at `path`; refuse corrupt or foreign files untouched."""
+        path = Path(path).expanduser()
+        _check_file(path)
+        created = _create_file(path)
+        try:
+            conn = _open_connection(str(path))
+            tables = {name: _Table(conn, str(path), name) for name in TABLES}
+        except (sqlite3.Error, RuntimeError, OSError) as exc:
+            raise _store_error(path, exc) from None
+        store = cls(path, conn, tables)
+        try:
+            store._init_meta(created)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _init_meta(self, created: bool) -> None:
+        meta = self._read(lambda: self._meta.get("app"))
+        if meta is None:
+            if not created and self._read(lambda: len(self._events)) > 0:
+                raise StoreError(f"{self.path}: not a SteadyChat store (no app mark); use another --store path")
+            self._write(lambda: self._meta.update(
+                {"app": {"name": APP_MARK, "schema": SCHEMA_VERSION}, "device_id": uuid.uuid4().hex}
+            ))
+            meta = {"name": APP_MARK, "schema": SCHEMA_VERSION}
+        if not isinstance(meta, dict) or meta.get("name") != APP_MARK:
+            raise StoreError(f"{self.path}: not a SteadyChat store; use another --store path")
+        if meta.get("schema", 0) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer SteadyChat (schema {meta.get('schema')}); upgrade steadychat"
+            )
+        self.device_id = self._read(lambda: self._meta.get("device_id")) or uuid.uuid4().hex
+
+    def close(self) -> None:
+        """Close the single connection (all tables share it). Safe to call twice."""
+        if self._conn is None:
+            return
+        for table in self._tables.values():
+            table.conn = None  # the shared connection is closed once, below
+        try:
+            self._conn.commit(blocking=True)
+            self._conn.close()
+        except (sqlite3.Error, RuntimeError):
+            pass
+        self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- events: the truth
+    def append_events(
+        self, session_id: str, events: list[StoredEvent], *, session: SessionRecord | None = None
+    ) -> None:
+        """Commit a step's events (and optionally the session cache) in one transaction."""
+        rows = {event_key(session_id, e.seq): e.model_dump(mode="json") for e in events}
+
+        def write() -> None:
+            self._events.update(rows)
+            if session is not None:
+                self._sessions[session.id] = session.model_dump(mode="json")
+
+        self._write(write)
+
+    def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        """Events with seq > after, ascending; at most `limit`."""
+        sql = f'SELECT value FROM "events" WHERE key > ? AND key < ? ORDER BY key'
+        args: tuple[Any, ...] = (event_key(session_id, after), f"{session_id};")
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        return self._select_events(sql, args)
+
+    def events_before(self, session_id: str, before_seq: int, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events with seq < before_seq, ascending: a page for lazy transcripts."""
+        sql = 'SELECT value FROM "events" WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?'
+        args = (f"{session_id}:", event_key(session_id, before_seq), limit)
+        return list(reversed(self._select_events(sql, args)))
+
+    def last_seq(self, session_id: str) -> int:
+        sql = 'SELECT key FROM "events" WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT 1'
+        row = self._read(lambda: self._conn.select_one(sql, (f"{session_id}:", f"{session_id};")))
+        return int(row[0].rsplit(":", 1)[1]) if row else 0
+
+    def _select_events(self, sql: str, args: tuple[Any, ...]) -> list[StoredEvent]:
+        rows = self._read(lambda: list(self._conn.select(sql, args)))
+        events = []
+        for (value,) in rows:
+            try:
+                events.append(StoredEvent.model_validate(_decode(value)))
+            except (_ForeignValue, ValidationError):
+                raise StoreError(
+                    f"{self.path}: holds an event that is not SteadyChat JSON; refusing to load it "
+                    "(move the file aside and start a new store)"
+                ) from None
+        return events
+
+    # ----------------------------------------------------------------- sessions: the cache
+    def put_session(self, record: SessionRecord) -> None:
+        self._write(lambda: self._sessions.__setitem__(record.id, record.model_dump(mode="json")))
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        raw = self._read(lambda: self._sessions.get(session_id))
+        return None if raw is None else self._validate_session(raw)
+
+    def session_ids(self) -> list[str]:
+        return self._read(lambda: list(self._sessions.keys()))
+
+    def sessions(self) -> list[SessionRecord]:
+        return [self._validate_session(raw) for _, raw in self._read(lambda: list(self._sessions.items()))]
+
+    def _validate_session(self, raw: Any) -> SessionRecord:
+        try:
+            return SessionRecord.model_validate(raw)
+        except ValidationError:
+            raise StoreError(
+                f"{self.path}: holds a session record that is not SteadyChat JSON; refusing to load it"
+            ) from None
+
+    # ----------------------------------------------------------------- sync bookkeeping
+    def acked_seq(self, session_id: str) -> int:
+        value = self._read(lambda: self._sync.get(session_id, 0))
+        return value if isinstance(value, int) else 0
+
+    def set_acked_seq(self, session_id: str, seq: int) -> None:
+        self._write(lambda: self._sync.__setitem__(session_id, int(seq)))
+
+    def pending_count(self, session_id: str) -> int:
+        return max(0, self.last_seq(session_id) - self.acked_seq(session_id))
+
+    def total_pending(self) -> int:
+        return sum(self.pending_count(sid) for sid in self.session_ids())
+
+    # ----------------------------------------------------------------- flows
+    def put_flow(self, flow_hash: str, canonical_json: str) -> None:
+        if self._read(lambda: flow_hash in self._flows):
+            return
+        self._write(lambda: self._flows.__setitem__(flow_hash, canonical_json))
+
+    def get_flow(self, flow_hash: str) -> str | None:
+        return self._read(lambda: self._flows.get(flow_hash))
+
+    # ----------------------------------------------------------------- plumbing
+    def _read(self, fn: Any) -> Any:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is closed")
+        try:
+            return fn()
+        except _ForeignValue:
+            raise StoreError(
+                f"{self.path}: holds a value that is not JSON (pickle?); refusing to load it "
+                "(move the file aside and start a new store)"
+            ) from None
+        except (sqlite3.Error, RuntimeError) as exc:
+            raise _store_error(self.path, exc) from None
+
+    def _write(self, fn: Any) -> None:
+        """Run writes and commit them durably (blocking): callers show data only after this."""
+
+        def write_and_commit() -> None:
+            fn()
+            self._conn.commit(blocking=True)
+
+        self._read(write_and_commit)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a file that is not SQLite before sqlite or sqlitedict touches it."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory; give --store a file path")
+    if not path.exists():
+        if not path.parent.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create its folder: {exc.strerror}") from None
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the store: {exc.strerror}") from None
+    if header and header != SQLITE_MAGIC:
+        raise StoreError(
+            f"{path}: not a SteadyChat store (not an SQLite file); it was left untouched, "
+            "use another --store path"
+        )
+    if header:
+        _check_tables(path)
+
+
+def _check_tables(path: Path) -> None:
+    """A valid SQLite file must be ours (or empty): never add our tables to a foreign database."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise _store_error(path, exc) from None
+    if names and "meta" not in names:
+        raise StoreError(
+            f"{path}: an SQLite file of another application; it was left untouched, "
+            "use another --store path"
+        )
+
+
+def _create_file(path: Path) -> bool:
+    """Create the store file with mode 0600 (conversations are private). True if created."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the store: {exc.strerror}") from None
+    os.close(fd)
+    return True
+
+
+def _store_error(path: Path, exc: BaseException) -> StoreError:
+    """Turn a sqlite failure into one line that says what to do."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        hint = "locked by another process; close it or wait, then try again"
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        hint = "corrupt or truncated; it was left untouched: move it aside and use a new --store"
+    elif "readonly" in text or "read-only" in text:
+        hint = "read-only; nothing was saved: make it writable or use another --store"
+    elif "disk is full" in text or "full" in text:
+        hint = "the disk is full; nothing was saved: free some space and try again"
+    elif "unable to open" in text:
+        hint = "cannot be opened; check the path and its permissions"
+    else:
+        hint = f"cannot be used ({exc})"
+    return StoreError(f"{path}: store {hint}")
+
+
+def iter_event_dicts(events: Iterable[StoredEvent]) -> Iterable[dict[str, Any]]:
+    """The JSON objects of events, as `export` and the wire share them."""
+    for event in events:
+        yield event.model_dump(mode="json")
