@@ -1,0 +1,298 @@
+"""The `steadychat` command: the single seam where errors become one line and an exit code.
+
+Every command takes `--store` (else STEADYCHAT_STORE, else the platform data dir); commands that
+talk to a server take `--server`/`--token` (else STEADYCHAT_SERVER/STEADYCHAT_TOKEN). Exit codes:
+0 ok, 1 not all synced or a runtime failure, 2 bad input. A user mistake never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from tui.errors import SteadyChatError, UsageError
+from tui.paths import default_store_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"steadychat: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(fn: F) -> F:
+    """Turn SteadyChat errors into one line on stderr and their exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SteadyChatError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; everything shown so far is saved", 130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(0)
+
+    return wrapper  # type: ignore[return-value]
+
+
+store_option = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The local store file (else STEADYCHAT_STORE, else the platform data dir).",
+)
+server_option = click.option(
+    "--server", envvar="STEADYCHAT_SERVER", default=None, help="Sync server URL (else STEADYCHAT_SERVER)."
+)
+token_option = click.option(
+    "--token", envvar="STEADYCHAT_TOKEN", default=None, help="Bearer token for the server (else STEADYCHAT_TOKEN)."
+)
+
+
+def _store_path(path: Path | None) -> Path:
+    return path if path is not None else default_store_path()
+
+
+def _open_store(path: Path | None) -> Any:
+    from tui.store import Store
+
+    return Store.open(_store_path(path))
+
+
+def _check_server(server: str | None, token: str | None) -> None:
+    if server and not token:
+        raise UsageError("--server needs --token (or STEADYCHAT_TOKEN): the server authenticates every request")
+    if server and not server.startswith(("http://", "https://")):
+        raise UsageError(f"--server {server!r}: expected a URL like http://127.0.0.1:8787")
+
+
+class DefaultToDemo(click.Group):
+    """A bare `steadychat` runs the demo."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:
+            args = ["demo"]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToDemo, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="steadychat")
+def main() -> None:
+    """SteadyChat: a terminal chatbot client that never loses a conversation."""
+
+
+# --------------------------------------------------------------------------- validate
+@main.command()
+@click.argument("flows", nargs=-1, required=True, type=click.Path(path_type=Path))
+@reports_errors
+def validate(flows: tuple[Path, ...]) -> None:
+    """Check flow files; print `file:line: what is wrong` for the first error of each."""
+    from tui.errors import FlowError
+    from tui.flow.loader import check_flow, load_flow
+
+    failed = 0
+    for path in flows:
+        try:
+            flow = load_flow(path)
+            check_flow(flow)
+        except FlowError as exc:
+            click.echo(str(exc), err=True)
+            failed += 1
+            continue
+        click.echo(f"{path}: ok ({flow.name}: {len(flow.groups)} groups)")
+    if failed:
+        sys.exit(2)
+
+
+# --------------------------------------------------------------------------- play
+@main.command()
+@click.argument("flow_path", metavar="FLOW", type=click.Path(path_type=Path))
+@click.option("--answers", "answers_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Answers, one per line (else standard input).")
+@click.option("--json", "as_json", is_flag=True, help="One event object per line.")
+@click.option("--new", "new", is_flag=True, help="Start a new session even if one is active.")
+@click.option("--session", "session_id", default=None, help="Resume this session id.")
+@store_option
+@server_option
+@token_option
+@reports_errors
+def play(
+    flow_path: Path,
+    answers_file: TextIO | None,
+    as_json: bool,
+    new: bool,
+    session_id: str | None,
+    store_path: Path | None,
+    server: str | None,
+    token: str | None,
+) -> None:
+    """Run a flow headless: answers from a file or stdin, one per line."""
+    from tui.headless import play_flow
+
+    _check_server(server, token)
+    if new and session_id:
+        raise UsageError("--new and --session cannot be used together")
+    code = play_flow(
+        flow_path,
+        store_path=_store_path(store_path),
+        answers=answers_file if answers_file is not None else sys.stdin,
+        as_json=as_json,
+        new=new,
+        session_id=session_id,
+        server=server,
+        token=token,
+    )
+    sys.exit(code)
+
+
+# --------------------------------------------------------------------------- sessions
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of session objects.")
+@store_option
+@reports_errors
+def sessions(as_json: bool, store_path: Path | None) -> None:
+    """List sessions, newest first: id, flow, status, steps, queued."""
+    store = _open_store(store_path)
+    try:
+        rows = []
+        for record in sorted(store.sessions(), key=lambda r: r.created_at, reverse=True):
+            last_seq = max(record.last_seq, store.last_seq(record.id))
+            rows.append(
+                {
+                    "id": record.id,
+                    "flow_id": record.flow_id,
+                    "flow_name": record.flow_name,
+                    "status": record.status,
+                    "created_at": record.created_at,
+                    "last_seq": last_seq,
+                    "queued": max(0, last_seq - store.acked_seq(record.id)),
+                }
+            )
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no sessions yet: try `steadychat play flows/demo.yaml`")
+        return
+    click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':9}  {'STEPS':>5}  {'QUEUED':>6}  CREATED")
+    for row in rows:
+        click.echo(
+            f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:9}  {row['last_seq']:>5}  "
+            f"{row['queued']:>6}  {row['created_at']}"
+        )
+
+
+# --------------------------------------------------------------------------- export
+@main.command()
+@click.argument("session_id", metavar="SID")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="json", show_default=True)
+@store_option
+@reports_errors
+def export(session_id: str, fmt: str, store_path: Path | None) -> None:
+    """Export a session: its events as JSON, or a readable Markdown transcript."""
+    from tui.transcript import export_json, export_markdown
+
+    store = _open_store(store_path)
+    try:
+        writer = export_json if fmt == "json" else export_markdown
+        for chunk in writer(store, session_id):
+            click.echo(chunk, nl=False)
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- server and sync
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Server database (default: server.db in the data dir).")
+@click.option("--token", "tokens", multiple=True, envvar="STEADYCHAT_TOKEN",
+              help="A client token; repeat for several client identities.")
+@reports_errors
+def server(host: str, port: int, db_path: Path | None, tokens: tuple[str, ...]) -> None:
+    """Run the sync server."""
+    from tui.paths import data_dir
+    from tui.server.run import run_server
+
+    if not tokens:
+        raise UsageError("server needs at least one --token (or STEADYCHAT_TOKEN)")
+    run_server(host, port, db_path or data_dir() / "server.db", list(tokens))
+
+
+@main.command()
+@click.option("--timeout", default=30.0, show_default=True, type=float, help="Give up after this many seconds.")
+@store_option
+@server_option
+@token_option
+@reports_errors
+def sync(timeout: float, store_path: Path | None, server: str | None, token: str | None) -> None:
+    """Deliver every queued step; exit 0 when all are acknowledged, else 1 with the count left."""
+    from tui.sync.background import sync_all
+
+    if not server:
+        raise UsageError("sync needs --server (or STEADYCHAT_SERVER)")
+    _check_server(server, token)
+    store = _open_store(store_path)
+    try:
+        left = sync_all(store, server, token or "", timeout)
+    finally:
+        store.close()
+    if left:
+        click.echo(f"{left} steps still queued", err=True)
+        sys.exit(1)
+    click.echo("all steps synced", err=True)
+
+
+# --------------------------------------------------------------------------- the TUI
+@main.command()
+@click.argument("flow_path", metavar="FLOW", type=click.Path(path_type=Path))
+@click.option("--new", "new", is_flag=True, help="Start a new session even if one is active.")
+@click.option("--session", "session_id", default=None, help="Resume this session id.")
+@store_option
+@server_option
+@token_option
+@reports_errors
+def run(flow_path: Path, new: bool, session_id: str | None, store_path: Path | None,
+        server: str | None, token: str | None) -> None:
+    """Run a flow in the terminal UI, resuming its latest active session unless --new."""
+    from tui.app.launch import launch_run
+
+    _check_server(server, token)
+    if new and session_id:
+        raise UsageError("--new and --session cannot be used together")
+    launch_run(flow_path, store_path=_store_path(store_path), new=new, session_id=session_id,
+               server=server, token=token)
+
+
+@main.command()
+@click.argument("flow_path", metavar="[FLOW]", required=False, type=click.Path(path_type=Path))
+@click.option("--server-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The embedded server's database (default: in the data dir).")
+@click.option("--new", "new", is_flag=True, help="Start a new session even if one is active.")
+@store_option
+@reports_errors
+def demo(flow_path: Path | None, server_db: Path | None, new: bool, store_path: Path | None) -> None:
+    """The demo: TUI + embedded sync server + fault proxy (F2 cuts the network)."""
+    from tui.app.launch import launch_demo
+
+    launch_demo(flow_path, store_path=_store_path(store_path), server_db=server_db, new=new)
+
+
+def iter_lines(stream: TextIO) -> Iterator[str]:
+    """Answer lines without their newline, read lazily so stdin answers flow as typed."""
+    for line in stream:
+        yield line.rstrip("\r\n")

@@ -1,0 +1,141 @@
+"""`steadychat play`: the same Session as the TUI, driven line by line.
+
+Each bot message and answer is printed only after it is committed, and flushed at once, so a
+script (or a test that SIGKILLs us) sees exactly what is durable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from tui.errors import UsageError
+from tui.flow.loader import load_flow
+from tui.session import Session, latest_active_session
+from tui.steps import StoredEvent
+from tui.store import Store
+from tui.transcript import headless_lines
+
+
+class Printer:
+    """Writes committed events to stdout, as text lines or JSON objects, flushed per event."""
+
+    def __init__(self, out: TextIO, *, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+
+    def __call__(self, events: Iterable[StoredEvent]) -> None:
+        for event in events:
+            if self.as_json:
+                self.out.write(json.dumps(event.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            else:
+                for line in headless_lines(event):
+                    self.out.write(line + "\n")
+            self.out.flush()
+
+
+def open_session(
+    store: Store, flow_path: Path, *, new: bool, session_id: str | None, err: TextIO
+) -> tuple[Session, bool]:
+    """The session to drive: `--session`, else the flow's latest active one, else a new one.
+
+    Returns (session, resumed).
+    """
+    flow = load_flow(flow_path)
+    if session_id:
+        session = Session.resume(store, session_id)
+        if session.flow.id != flow.id:
+            session.close()
+            raise UsageError(
+                f"session {session_id} runs flow {session.flow.id!r}, not {flow.id!r} from {flow_path}"
+            )
+        _warn_if_changed(session, flow.content_hash(), flow_path, err)
+        return session, True
+    if not new:
+        record = latest_active_session(store, flow.id)
+        if record is not None:
+            session = Session.resume(store, record.id)
+            _warn_if_changed(session, flow.content_hash(), flow_path, err)
+            return session, True
+    return Session.start(store, flow), False
+
+
+def _warn_if_changed(session: Session, file_hash: str, flow_path: Path, err: TextIO) -> None:
+    if session.record.flow_hash != file_hash:
+        err.write(
+            f"steadychat: {flow_path} changed since session {session.id[:8]} started; "
+            "continuing with the flow it started with (use --new to start over with the edited flow)\n"
+        )
+        err.flush()
+
+
+def play_flow(
+    flow_path: Path,
+    *,
+    store_path: Path,
+    answers: TextIO,
+    as_json: bool,
+    new: bool,
+    session_id: str | None,
+    server: str | None,
+    token: str | None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the conversation until the answers run out or the flow ends. Returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    printer = Printer(out, as_json=as_json)
+    store = Store.open(store_path)
+    background = None
+    session: Session | None = None
+    try:
+        session, resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err)
+        printer(session.latest_turn() if resumed else session.events())
+        if server:
+            background = _start_sync(store, server, token or "", session, err)
+        interactive = answers.isatty()
+        while session.status == "active":
+            if interactive:
+                err.write("> ")
+                err.flush()
+            line = answers.readline()
+            if not line:
+                break
+            printer(session.answer(line.rstrip("\r\n")))
+        failed = any(e.type == "error" for e in session.latest_turn())
+        if session.status != "active" and not as_json:
+            err.write("steadychat: conversation complete\n" if not failed else "")
+        return 1 if failed else 0
+    finally:
+        if session is not None:
+            session.close()
+        if background is not None:
+            left = background.close(drain_timeout=3.0)
+            if left:
+                err.write(f"steadychat: {left} steps queued; they will be sent next time (or run `steadychat sync`)\n")
+        store.close()
+
+
+def _start_sync(store: Store, server: str, token: str, session: Session, err: TextIO):  # type: ignore[no-untyped-def]
+    """Sync in the background; status changes go to stderr, one line each."""
+    from tui.sync.background import BackgroundSync
+
+    last_words: list[str] = []
+
+    def on_status(status) -> None:  # type: ignore[no-untyped-def]
+        words = status.words()
+        if words.split(" · ")[0] != (last_words[-1].split(" · ")[0] if last_words else None):
+            err.write(f"sync: {words}\n")
+            err.flush()
+        last_words.append(words)
+        del last_words[:-1]
+
+    background = BackgroundSync(store, server, token, on_status=on_status)
+    background.start()
+    session.listeners.append(lambda _session, _events: background.kick())
+    background.kick()
+    return background

@@ -1,0 +1,320 @@
+"""The one place a step happens: engine → commit events → (cache) → only then show.
+
+`play` and the TUI both drive a `Session`; neither talks to the engine or the store directly.
+Durable before visible: `answer()` returns the step's events only after they are committed, and
+listeners (the sync kick, a UI) are told after the commit too.
+
+The session cache (`sessions` table) rides in the same transaction as every `CACHE_EVERY`-th
+step and at close; on open, a cache that is behind its events is brought up to date by replaying
+the missing answers through the engine (deterministic: the step's time is the answer's `ts`,
+randomness comes from the session seed).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from tui import engine
+from tui.errors import SessionBusyError, StoreError
+from tui.flow.model import Flow
+from tui.steps import Emitted, EngineState, InputSpec, StoredEvent
+from tui.store import SessionRecord, Store
+
+CACHE_EVERY = 8
+Clock = Callable[[], datetime]
+Listener = Callable[["Session", list[StoredEvent]], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a Z, as events carry it."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _truncate_ms(moment: datetime) -> datetime:
+    """The engine sees the same instant live and on replay: events keep milliseconds only."""
+    return parse_ts(format_ts(moment))
+
+
+class SessionLock:
+    """An advisory lock so only one process drives a session; released by the OS on SIGKILL."""
+
+    def __init__(self, store_path: Path, session_id: str) -> None:
+        folder = store_path.with_name(store_path.name + ".locks")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        self.path = folder / f"{session_id}.lock"
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        handle = open(self.path, "a+")  # noqa: SIM115 - held for the session's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+class Session:
+    """A conversation on a flow, durable in a store. Create with `start` or `resume`."""
+
+    def __init__(
+        self,
+        store: Store,
+        flow: Flow,
+        record: SessionRecord,
+        *,
+        clock: Clock = utc_now,
+        lock: SessionLock | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.store = store
+        self.flow = flow
+        self.record = record
+        self.clock = clock
+        self.read_only = read_only
+        self._lock = lock
+        self._steps_since_cache = 0
+        self.listeners: list[Listener] = []
+
+    # ----------------------------------------------------------------- creation
+    @classmethod
+    def start(
+        cls,
+        store: Store,
+        flow: Flow,
+        *,
+        clock: Clock = utc_now,
+        seed: int | None = None,
+        session_id: str | None = None,
+        prefilled: dict[str, str] | None = None,
+    ) -> Session:
+        """Start a new session: its first step (the bot's opening) is committed at once."""
+        sid = session_id or uuid.uuid4().hex
+        seed = secrets.randbits(48) if seed is None else seed
+        now = _truncate_ms(clock())
+        flow_hash = flow.content_hash()
+        store.put_flow(flow_hash, flow.canonical_json())
+        lock = _acquire(store, sid)
+        result = engine.start(flow, now=now, seed=seed, prefilled=prefilled)
+        created = format_ts(now)
+        start_event = Emitted(
+            type="start",
+            data={
+                "flow_id": flow.id,
+                "flow_name": flow.name,
+                "flow_hash": flow_hash,
+                "seed": seed,
+                "device_id": store.device_id,
+                "created_at": created,
+            },
+        )
+        record = SessionRecord(
+            id=sid,
+            flow_id=flow.id,
+            flow_name=flow.name,
+            flow_hash=flow_hash,
+            device_id=store.device_id,
+            created_at=created,
+        )
+        session = cls(store, flow, record, clock=clock, lock=lock)
+        try:
+            session._commit([start_event, *result.events], result.state, now, force_cache=True)
+        except BaseException:
+            lock.release()
+            raise
+        return session
+
+    @classmethod
+    def resume(
+        cls,
+        store: Store,
+        session_id: str,
+        *,
+        clock: Clock = utc_now,
+        read_only: bool = False,
+    ) -> Session:
+        """Reopen a session with the flow it started with, replaying events the cache lacks."""
+        record = store.get_session(session_id)
+        if record is None:
+            raise StoreError(f"{store.path}: no session {session_id}; see `steadychat sessions`")
+        lock = None if read_only else _acquire(store, session_id)
+        try:
+            flow = stored_flow(store, record.flow_hash)
+            session = cls(store, flow, record, clock=clock, lock=lock, read_only=read_only)
+            session._catch_up()
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return session
+
+    # ----------------------------------------------------------------- what a UI reads
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def state(self) -> EngineState:
+        return self.record.state
+
+    @property
+    def status(self) -> str:
+        return self.record.state.status
+
+    @property
+    def last_seq(self) -> int:
+        return self.record.last_seq
+
+    @property
+    def waiting_input(self) -> InputSpec | None:
+        return self.record.state.input if self.record.state.status == "active" else None
+
+    def events(self, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        return self.store.events(self.id, after=after, limit=limit)
+
+    def page_before(self, before_seq: int, limit: int) -> list[StoredEvent]:
+        """A page of earlier events, for a transcript that loads lazily."""
+        return self.store.events_before(self.id, before_seq, limit)
+
+    def latest_turn(self) -> list[StoredEvent]:
+        """The events since the user's last answer: what leads up to the waiting input."""
+        page = self.page_before(self.last_seq + 1, 200)
+        for index in range(len(page) - 1, -1, -1):
+            if page[index].type in ("answer", "command"):
+                return page[index + 1 :]
+        return page
+
+    # ----------------------------------------------------------------- steps
+    def answer(self, text: str) -> list[StoredEvent]:
+        """Give the waiting input a reply; returns the step's events once they are durable."""
+        self._check_writable()
+        now = _truncate_ms(self.clock())
+        result = engine.answer(self.flow, self.record.state, text, now=now)
+        events = result.events
+        if not events or events[0].type != "answer":
+            spec = self.record.state.input
+            block_id = spec.block_id if spec else None
+            events = [Emitted(type="answer", data={"block_id": block_id, "text": text, "content": None, "valid": False}), *events]
+        return self._commit(events, result.state, now)
+
+    def command(self, name: str) -> list[StoredEvent]:
+        """Trigger a command event of the flow (Typebot command events, as slash commands)."""
+        self._check_writable()
+        now = _truncate_ms(self.clock())
+        result = engine.command(self.flow, self.record.state, name, now=now)
+        return self._commit([Emitted(type="command", data={"name": name}), *result.events], result.state, now)
+
+    def close(self) -> None:
+        """Write the cache if it lags, then let another process drive this session."""
+        try:
+            if self._steps_since_cache and not self.read_only:
+                self.store.put_session(self.record)
+                self._steps_since_cache = 0
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    # ----------------------------------------------------------------- internals
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise SessionBusyError(
+                f"session {self.id} is open read-only (another process drives it); use --new to start another"
+            )
+
+    def _commit(
+        self, emitted: list[Emitted], state: EngineState, now: datetime, *, force_cache: bool = False
+    ) -> list[StoredEvent]:
+        ts = format_ts(now)
+        first = self.record.last_seq + 1
+        stored = [StoredEvent(seq=first + i, type=e.type, ts=ts, data=e.data) for i, e in enumerate(emitted)]
+        record = self.record.model_copy(
+            update={
+                "state": state,
+                "status": state.status,
+                "last_seq": first + len(stored) - 1,
+                "updated_at": ts,
+            }
+        )
+        self._steps_since_cache += 1
+        write_cache = force_cache or self._steps_since_cache >= CACHE_EVERY or state.status != "active"
+        self.store.append_events(self.id, stored, session=record if write_cache else None)
+        if write_cache:
+            self._steps_since_cache = 0
+        self.record = record
+        for listener in list(self.listeners):
+            listener(self, stored)
+        return stored
+
+    def _catch_up(self) -> None:
+        """Replay answers and commands committed after the cache was last written."""
+        missing = self.store.events(self.id, after=self.record.last_seq)
+        if not missing:
+            return
+        state = self.record.state
+        for event in missing:
+            now = parse_ts(event.ts)
+            if event.type == "answer":
+                state = engine.answer(self.flow, state, event.data.get("text", ""), now=now).state
+            elif event.type == "command":
+                state = engine.command(self.flow, state, event.data.get("name", ""), now=now).state
+        self.record = self.record.model_copy(
+            update={
+                "state": state,
+                "status": state.status,
+                "last_seq": missing[-1].seq,
+                "updated_at": missing[-1].ts,
+            }
+        )
+        if not self.read_only:
+            self.store.put_session(self.record)
+
+
+def stored_flow(store: Store, flow_hash: str) -> Flow:
+    """The canonical flow a session started with (editing the file never corrupts a session)."""
+    text = store.get_flow(flow_hash)
+    if text is None:
+        raise StoreError(f"{store.path}: the flow of this session is missing from the store")
+    return Flow.model_validate_json(text)
+
+
+def _acquire(store: Store, session_id: str) -> SessionLock:
+    lock = SessionLock(store.path, session_id)
+    if not lock.acquire():
+        raise SessionBusyError(
+            f"session {session_id} is already open in another process; "
+            "close it there, open it read-only, or use --new"
+        )
+    return lock
+
+
+def latest_active_session(store: Store, flow_id: str) -> SessionRecord | None:
+    """The newest active session on a flow: what `run`/`play` resume by default."""
+    candidates = [r for r in store.sessions() if r.flow_id == flow_id and r.status == "active"]
+    return max(candidates, key=lambda r: r.created_at, default=None)
+
+
+def describe_pid() -> str:
+    return f"pid {os.getpid()}"

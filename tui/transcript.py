@@ -1,0 +1,110 @@
+"""How events read as text: headless lines, Markdown transcripts and JSON exports.
+
+One place decides the wording of a transcript, so `play`, `export --format md` and the TUI's
+plain-text fallbacks agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from tui.errors import StoreError
+from tui.steps import StoredEvent
+from tui.store import Store
+
+EXPORT_PAGE = 1000
+
+
+def input_hint(data: dict[str, Any]) -> str | None:
+    """A one-line hint for an input with options (choices, rating), else None."""
+    kind = data.get("kind")
+    choices = data.get("choices") or []
+    if choices:
+        labels = " | ".join(str(c.get("label", "")) for c in choices)
+        return f"[choices: {labels}]" if not data.get("multiple") else f"[choose one or more, comma-separated: {labels}]"
+    if kind == "rating":
+        return f"[rating {data.get('rating_from', 0)}-{data.get('rating_to', 10)}]"
+    return None
+
+
+def headless_lines(event: StoredEvent) -> list[str]:
+    """The stdout lines of an event in `play`'s text mode (bot text as is, answers as `> text`)."""
+    data = event.data
+    if event.type == "message":
+        text = str(data.get("text", ""))
+        return text.split("\n") if text else []
+    if event.type == "answer":
+        return [f"> {data.get('text', '')}"]
+    if event.type == "note":
+        return [f"[note: {data.get('text', '')}]"]
+    if event.type == "input":
+        hint = input_hint(data)
+        return [hint] if hint else []
+    return []
+
+
+def markdown_lines(event: StoredEvent) -> list[str]:
+    """A readable Markdown rendering of one event."""
+    data = event.data
+    if event.type == "start":
+        return [f"# {data.get('flow_name', data.get('flow_id', 'Conversation'))}", "",
+                f"_Started {data.get('created_at', event.ts)}_", ""]
+    if event.type == "message":
+        body = str(data.get("markdown") or data.get("text") or "")
+        prefix = "**Bot:** " if not data.get("retry") else "**Bot (retry):** "
+        return [prefix + body.replace("\n", "  \n"), ""]
+    if event.type == "answer":
+        mark = "" if data.get("valid", True) else " _(refused)_"
+        return [f"**You:** {data.get('text', '')}{mark}", ""]
+    if event.type == "note":
+        return [f"> {data.get('text', '')}", ""]
+    if event.type == "command":
+        return [f"**You:** /{data.get('name', '')}", ""]
+    if event.type == "end":
+        return ["_Conversation complete._", ""]
+    if event.type == "error":
+        return [f"_Stopped: {data.get('text', '')}_", ""]
+    return []
+
+
+def _pages(store: Store, session_id: str) -> Iterator[list[StoredEvent]]:
+    after = 0
+    while True:
+        page = store.events(session_id, after=after, limit=EXPORT_PAGE)
+        if not page:
+            return
+        yield page
+        after = page[-1].seq
+
+
+def _record_or_fail(store: Store, session_id: str) -> Any:
+    record = store.get_session(session_id)
+    if record is None:
+        raise StoreError(f"{store.path}: no session {session_id}; see `steadychat sessions`")
+    return record
+
+
+def export_json(store: Store, session_id: str) -> Iterator[str]:
+    """`{"session": {...}, "events": [...]}`, streamed page by page so memory stays bounded."""
+    record = _record_or_fail(store, session_id)
+    meta = record.model_dump(mode="json", exclude={"state"})
+    meta["last_seq"] = max(record.last_seq, store.last_seq(session_id))
+    meta["acked_seq"] = store.acked_seq(session_id)
+    yield '{"session": ' + json.dumps(meta, ensure_ascii=False) + ', "events": ['
+    first = True
+    for page in _pages(store, session_id):
+        for event in page:
+            yield ("" if first else ", ") + json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+            first = False
+    yield "]}\n"
+
+
+def export_markdown(store: Store, session_id: str) -> Iterator[str]:
+    """A readable transcript of the session."""
+    _record_or_fail(store, session_id)
+    for page in _pages(store, session_id):
+        lines = [line for event in page for line in markdown_lines(event)]
+        if lines:
+            yield "\n".join(lines) + "\n"
