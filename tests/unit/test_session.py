@@ -1,0 +1,161 @@
+"""Session: durable before visible, resume from cache or by replay, one driver per session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tui.errors import SessionBusyError
+from tui.flow.yaml_format import flow_from_text
+from tui.session import CACHE_EVERY, Session, latest_active_session
+from tui.store import Store
+
+FLOW_YAML = """
+name: Loop
+id: loop
+groups:
+  Ask:
+    - say: "Tell me something ({{count}})"
+    - ask: thing
+    - set: {count: "{{count}} + 1"}
+    - if: "{{count}} >= 30"
+      then: Done
+      else: Ask
+  Done:
+    - say: "Bye after {{count}}"
+variables: {count: "0"}
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def flow():
+    return flow_from_text(FLOW_YAML, path="loop.yaml")
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "s.db") as opened:
+        yield opened
+
+
+def test_start_commits_before_returning(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    events = store.events(session.id)
+    assert events[0].type == "start" and events[0].data["flow_hash"] == flow.content_hash()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].type == "input" and session.waiting_input is not None
+    assert store.get_session(session.id).last_seq == len(events)
+    session.close()
+
+
+def test_answer_returns_only_committed_events(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    seen: list[int] = []
+    session.listeners.append(lambda s, evs: seen.extend(e.seq for e in evs))
+    shown = session.answer("hello")
+    assert shown[0].type == "answer" and shown[0].data["text"] == "hello"
+    stored = {e.seq: e for e in store.events(session.id)}
+    assert all(stored[e.seq] == e for e in shown)
+    assert seen == [e.seq for e in shown]
+    session.close()
+
+
+def test_resume_from_cache_waits_at_same_input(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    for i in range(3):
+        session.answer(f"a{i}")
+    waiting = session.waiting_input
+    session.close()
+    again = Session.resume(store, session.id, clock=Clock())
+    assert again.waiting_input == waiting and again.last_seq == session.last_seq
+    assert again.state.variables == session.state.variables
+    again.close()
+
+
+def test_cache_lag_is_replayed_from_events(store: Store, flow) -> None:
+    """Crash between the event commit and the cache write: simulate by never closing."""
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    for i in range(CACHE_EVERY + 3):
+        session.answer(f"a{i}")
+    cached = store.get_session(session.id)
+    assert cached.last_seq < session.last_seq  # the cache lags, as designed
+    expected_state, expected_seq = session.state, session.last_seq
+    session._lock.release()  # the process "died": the OS drops its lock, nothing else happens
+    resumed = Session.resume(store, session.id, clock=Clock())
+    assert resumed.last_seq == expected_seq
+    assert resumed.state == expected_state
+    resumed.close()
+
+
+def test_only_the_event_written_then_crash(store: Store, flow) -> None:
+    """The truth is written, the cache never: resume replays the answer and waits correctly."""
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    session.answer("first")
+    cache_before = store.get_session(session.id)
+    store.put_session(cache_before.model_copy(update={"last_seq": 2, "state": _initial_state(store, session)}))
+    session._lock.release()
+    resumed = Session.resume(store, session.id, clock=Clock())
+    assert resumed.state.variables["count"] == "1"
+    assert resumed.waiting_input is not None
+    resumed.close()
+
+
+def _initial_state(store: Store, session: Session):
+    from tui import engine
+
+    start = store.events(session.id)[0]
+    return engine.start(session.flow, now=datetime.fromisoformat(start.ts.replace("Z", "+00:00")), seed=start.data["seed"]).state
+
+
+def test_second_driver_is_refused_and_read_only_works(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    with pytest.raises(SessionBusyError, match="already open"):
+        Session.resume(store, session.id)
+    viewer = Session.resume(store, session.id, read_only=True)
+    with pytest.raises(SessionBusyError, match="read-only"):
+        viewer.answer("nope")
+    session.close()
+    Session.resume(store, session.id).close()
+
+
+def test_resume_uses_the_stored_flow_not_the_edited_file(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=7)
+    session.close()
+    edited = flow_from_text(FLOW_YAML.replace("Tell me something", "CHANGED"), path="loop.yaml")
+    assert edited.content_hash() != flow.content_hash()
+    resumed = Session.resume(store, session.id)
+    events = resumed.answer("x")
+    assert all("CHANGED" not in str(e.data) for e in events)
+    resumed.close()
+
+
+def test_latest_active_session_and_latest_turn(store: Store, flow) -> None:
+    clock = Clock()
+    first = Session.start(store, flow, clock=clock, seed=1)
+    first.close()
+    second = Session.start(store, flow, clock=clock, seed=2)
+    second.answer("hi")
+    assert latest_active_session(store, "loop").id == second.id
+    turn = second.latest_turn()
+    assert turn[0].type != "answer" and turn[-1].type == "input"
+    second.close()
+
+
+def test_completed_session_is_cached_at_once(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=3)
+    for i in range(30):
+        session.answer(f"a{i}")
+    assert session.status == "completed"
+    assert store.get_session(session.id).status == "completed"
+    session.close()

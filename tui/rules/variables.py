@@ -1,0 +1,197 @@
+"""Variables: where values live (`Scope`), `{{Name}}` substitution and Typebot's value rules.
+
+Typebot keys variable values by id but templates name them, so `Scope` answers both. Stored
+values are always text or lists of text; `safe_stringify`/`to_stored_value` are the conversions
+Typebot applies before storing (`packages/variables`, `updateVariablesInSession.ts`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tui.flow.model import Variable, VariableValue
+from tui.rules._js import UNDEFINED, js_json_stringify, js_number
+
+VARIABLE_PATTERN = re.compile(r"\{\{([^{}]+)\}\}")
+INLINE_CODE_PATTERN = re.compile(r"\{\{=(.+?)=\}\}")
+
+
+class Scope:
+    """The flow's variables plus their current values (keyed by variable id, as in Typebot).
+
+    `values` is used by reference, so `set_by_id` writes through to the caller's dict. A
+    variable missing from `values` falls back to its declared `value` from the flow file.
+    """
+
+    def __init__(self, flow_variables: list[Variable], values: dict[str, VariableValue]) -> None:
+        self.variables = list(flow_variables)
+        self.values = values
+
+    def get_by_id(self, variable_id: str) -> VariableValue:
+        """The current value of a variable, or None when unset or unknown."""
+        if variable_id in self.values:
+            return self.values[variable_id]
+        for variable in self.variables:
+            if variable.id == variable_id:
+                return variable.value
+        return None
+
+    def get_by_name(self, name: str) -> VariableValue:
+        """The value of the first variable so named that has a value (Typebot's lookup)."""
+        for variable in self.variables:
+            if variable.name == name:
+                value = self.get_by_id(variable.id)
+                if value is not None:
+                    return value
+        return None
+
+    def id_for_name(self, name: str) -> str | None:
+        """The id of the first variable with exactly this name."""
+        variable = self.variable_by_name(name)
+        return variable.id if variable else None
+
+    def variable_by_name(self, name: str) -> Variable | None:
+        """The first declared variable with exactly this (case-sensitive) name."""
+        return next((v for v in self.variables if v.name == name), None)
+
+    def variable_by_id(self, variable_id: str) -> Variable | None:
+        """The declared variable with this id."""
+        return next((v for v in self.variables if v.id == variable_id), None)
+
+    def has_id(self, variable_id: str) -> bool:
+        """Whether the flow declares this variable (Typebot ignores writes to unknown ids)."""
+        return self.variable_by_id(variable_id) is not None
+
+    def set_by_id(self, variable_id: str, value: VariableValue) -> None:
+        """Store a value (already in stored form) for a variable id."""
+        self.values[variable_id] = value
+
+    def values_by_name(self) -> dict[str, VariableValue]:
+        """Current values by variable name (first variable wins on duplicate names)."""
+        result: dict[str, VariableValue] = {}
+        for variable in self.variables:
+            result.setdefault(variable.name, self.get_by_id(variable.id))
+        return result
+
+
+def _value_text(value: Any, take_latest_if_list: bool) -> str:
+    """How one variable value reads inside a template: text, JSON for lists, "" for nothing."""
+    if take_latest_if_list and isinstance(value, list):
+        value = value[-1] if value else None
+    text = safe_stringify(value)
+    if isinstance(text, list):  # safe_stringify maps lists; a template needs the JSON text
+        text = js_json_stringify(value)
+    return text or ""
+
+
+def substitute(text: str | None, scope: Scope, *, take_latest_if_list: bool = False) -> str:
+    """Replace each `{{Name}}` with the variable's value (Typebot's parseVariables).
+
+    Names match exactly (no trimming, case-sensitive); unknown or unset variables become "";
+    lists become JSON text like `["a","b"]` unless `take_latest_if_list` picks the last item.
+    Inline code `{{= expr =}}` is evaluated with the Set-variable evaluator first.
+    """
+    if not text:
+        return ""
+    if "{{=" in text:
+        text = INLINE_CODE_PATTERN.sub(lambda m: _inline_code(m.group(1), scope), text)
+
+    def replace(match: re.Match[str]) -> str:
+        return _value_text(scope.get_by_name(match.group(1)), take_latest_if_list)
+
+    return VARIABLE_PATTERN.sub(replace, text)
+
+
+def _inline_code(code: str, scope: Scope) -> str:
+    """`{{= code =}}`: evaluate like a Set-variable expression; on failure, the substituted code."""
+    from tui.rules.expressions import evaluate_js  # local import: expressions uses this module
+
+    try:
+        value = evaluate_js(code, scope)
+    except ValueError:
+        return substitute(code, scope)
+    text = js_json_stringify(value) if not isinstance(value, str) else value
+    return text or ""
+
+
+def find_unique_variable(text: str | None, scope: Scope) -> Variable | None:
+    """The variable a text names when it is exactly `{{X}}` (Typebot's findUniqueVariable)."""
+    if not text or not text.startswith("{{") or not text.endswith("}}"):
+        return None
+    return scope.variable_by_name(text[2:-2])
+
+
+def is_single_variable(text: str | None) -> bool:
+    """Whether a text is one `{{X}}` and nothing else (Typebot's isSingleVariable)."""
+    return bool(text) and text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1
+
+
+def safe_stringify(value: Any) -> VariableValue:
+    """Typebot's safeStringify as applied when storing: strings stay, None stays None, lists
+    map element-wise, anything else becomes JSON.stringify text (3 -> "3", NaN -> "null")."""
+    if value is None or value is UNDEFINED:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_stringify_one(item) for item in value]
+    return js_json_stringify(value)
+
+
+def _stringify_one(value: Any) -> str | None:
+    """safeStringify of one list element: nested lists and objects become JSON text."""
+    if value is None or value is UNDEFINED:
+        return None
+    if isinstance(value, str):
+        return value
+    return js_json_stringify(value)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
+_LONE_BACKSLASH = re.compile(r"\\(?![\\ntbrf\"'u])")
+
+
+def _sanitize(text: str | None) -> str | None:
+    """Typebot's sanitizeNewVariableValue: "" becomes null, lone surrogates and lone
+    backslashes are repaired so the value survives JSON round trips."""
+    if not text:
+        return None
+    text = _LONE_SURROGATE.sub("\ufffd", text)
+    return _LONE_BACKSLASH.sub(r"\\\\", text)
+
+
+def to_stored_value(value: Any) -> VariableValue:
+    """The exact value Typebot stores for a new variable value (updateVariablesInSession):
+    safe_stringify, then "" -> None and the sanitising of each text."""
+    stringified = safe_stringify(value)
+    if isinstance(stringified, list):
+        return [_sanitize(item) for item in stringified]
+    return _sanitize(stringified)
+
+
+def guess_type(text: VariableValue) -> Any:
+    """Typebot's parseGuessedValueType: the JS value code sees for a stored variable value.
+
+    "true"/"false" -> bool, "null" -> None, "undefined" -> UNDEFINED, numeric text -> int/float,
+    except a leading "0" (not "0." and not "0" alone) or a leading "+", which stay text.
+    Lists and None pass through.
+    """
+    if text is None or not isinstance(text, str):
+        return text
+    if text.startswith("0") and not text.startswith("0.") and len(text) > 1:
+        return text
+    if text.startswith("+"):
+        return text
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    if text == "undefined":
+        return UNDEFINED
+    number = js_number(text)
+    if number != number:  # NaN: not numeric, keep the text
+        return text
+    if number.is_integer() and abs(number) < 2**53:
+        return int(number)
+    return number
