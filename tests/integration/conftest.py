@@ -1,0 +1,156 @@
+"""A real sync server on 127.0.0.1 (port 0) over a tmp database, restartable on the same db.
+
+`live_server` runs uvicorn on a thread (fast); `server_process` runs it as a real process so a
+test can SIGKILL it. Both keep their port across restarts so a client's URL stays valid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tui.server.run import ServerThread
+
+TOKEN_A = "token-alpha-0123456789abcdef"
+TOKEN_B = "token-beta-fedcba9876543210"
+TOKENS = [TOKEN_A, TOKEN_B]
+REPO = Path(__file__).resolve().parents[2]
+
+
+class LiveServer:
+    """A ServerThread that can be stopped and started again on the same db and port."""
+
+    def __init__(self, db_path: Path, tokens: list[str]) -> None:
+        self.db_path = db_path
+        self.tokens = list(tokens)
+        self.port = 0
+        self._thread: ServerThread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, tokens: list[str] | None = None) -> LiveServer:
+        if tokens is not None:
+            self.tokens = list(tokens)
+        self._thread = ServerThread(self.db_path, self.tokens, port=self.port).start()
+        self.port = self._thread.port
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+    def restart(self, tokens: list[str] | None = None) -> LiveServer:
+        self.stop()
+        return self.start(tokens)
+
+
+@pytest.fixture
+def token_a() -> str:
+    return TOKEN_A
+
+
+@pytest.fixture
+def token_b() -> str:
+    return TOKEN_B
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path / "server.db", TOKENS).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class ServerProcess:
+    """`python -m tui.server.run` as a child process; `kill()` sends SIGKILL."""
+
+    LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
+
+    def __init__(self, db_path: Path, tokens: list[str]) -> None:
+        self.db_path = db_path
+        self.tokens = tokens
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        args = [sys.executable, "-m", "tui.server.run", "--host", "127.0.0.1", "--port", str(self.port),
+                "--db", str(self.db_path)]
+        for token in self.tokens:
+            args += ["--token", token]
+        self.proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        found: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc is not None and self.proc.stderr is not None
+            for line in self.proc.stderr:  # ends when the process exits
+                match = self.LISTENING.search(line)
+                if match and not found:
+                    found.append(match.group(2))
+                    ready.set()
+            ready.set()
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        if not ready.wait(timeout) or not found:
+            self.kill()
+            raise RuntimeError("server process did not start")
+        self.port = int(found[0])
+        return self
+
+    def kill(self) -> None:
+        self._end(signal.SIGKILL)
+
+    def terminate(self) -> int | None:
+        """SIGTERM: uvicorn shuts down gracefully, then re-raises the signal (exit -15)."""
+        return self._end(signal.SIGTERM)
+
+    def _end(self, sig: int) -> int | None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        code = proc.wait(15)
+        self._reader.join(5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        return code
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[Callable[[], ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def make() -> ServerProcess:
+        server = ServerProcess(tmp_path / "server.db", TOKENS).start()
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.kill()
