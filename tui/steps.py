@@ -112,3 +112,9 @@ class EngineState(BaseModel):
     seed: int = 0
     rng_counter: int = 0
     transcript: list[dict[str, str]] | None = None
+    # Parallel to `link_stack`: the parent's saved variables (None when the link stays in the
+    # same flow and shares them) and whether the child's values merge back by name on return.
+    link_frames: list[dict[str, Any]] = Field(default_factory=list)
+    # A reply a `reply` event interrupted: {flow, block_id, text}; a Return to that input
+    # submits it again (Typebot's auto-resume after a reply event).
+    pending_reply: dict[str, str] | None = None

@@ -70,7 +70,10 @@ def _run_and_kill(flow: Path, store: Path, answers: list[str], delay: float) -> 
 
 def _stored_answers(store_path: Path) -> tuple[list[str], list[str], int]:
     with Store.open(store_path) as store:
-        (session_id,) = store.session_ids()
+        ids = store.session_ids()
+        if not ids:
+            return [], [], 0  # killed before the first step: nothing can have been shown
+        (session_id,) = ids
         events = store.events(session_id)
         texts = [e.data["text"] for e in events if e.type == "answer"]
         messages = [e.data["text"] for e in events if e.type == "message"]
