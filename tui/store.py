@@ -251,6 +251,22 @@ class Store:
             args += (limit,)
         return self._select_events(sql, args)
 
+    def raw_events(self, session_id: str, after: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, stored JSON text) for seq > after: the outbox reads these and sends them as is,
+        since a stored event is already its wire form. Anything that is not an event object
+        is refused here rather than sent."""
+        sql = 'SELECT key, value FROM "events" WHERE key > ? AND key < ? ORDER BY key LIMIT ?'
+        rows = self._read(lambda: list(self._conn.select(sql, (event_key(session_id, after), f"{session_id};", limit))))
+        out = []
+        for key, value in rows:
+            if isinstance(value, bytes) or not value.startswith('{"seq":'):
+                raise StoreError(
+                    f"{self.path}: holds an event that is not SteadyChat JSON; refusing to send it "
+                    "(move the file aside and start a new store)"
+                )
+            out.append((int(key.rsplit(":", 1)[1]), value))
+        return out
+
     def events_before(self, session_id: str, before_seq: int, limit: int) -> list[StoredEvent]:
         """Up to `limit` events with seq < before_seq, ascending: a page for lazy transcripts."""
         sql = 'SELECT value FROM "events" WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?'

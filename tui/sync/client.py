@@ -50,6 +50,7 @@ from tui.sync.protocol import (
     ProtocolError,
     SessionMeta,
 )
+from tui.errors import StoreError
 from tui.sync.status import ConnState, SyncStatus
 
 MAX_ANSWER_BYTES = 1024 * 1024
@@ -104,13 +105,21 @@ def encode_batch(events: Iterable[Any], max_bytes: int = MAX_BODY_BYTES) -> tupl
     Returns (body, count); count 0 means the first event alone is too large. Events are
     StoredEvent models (pydantic's fast JSON) or plain dicts (NaN/Infinity raise ValueError).
     """
+    texts = [
+        json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if isinstance(event, dict)
+        else event.model_dump_json()
+        for event in events
+    ]
+    return encode_raw_batch(texts, max_bytes)
+
+
+def encode_raw_batch(texts: list[str], max_bytes: int = MAX_BODY_BYTES) -> tuple[bytes, int]:
+    """Like `encode_batch` for events that are already JSON text (as the store keeps them)."""
     parts: list[bytes] = []
     size = len(b'{"events":[]}')
-    for event in events:
-        if isinstance(event, dict):
-            part = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        else:
-            part = event.model_dump_json().encode()
+    for text in texts:
+        part = text.encode()
         extra = len(part) + (1 if parts else 0)
         if size + extra > max_bytes:
             break
@@ -457,17 +466,21 @@ class SyncClient:
             await self._drain_session(http, sid)
 
     def _prepare(self, sid: str, after: int, limit: int) -> _Batch:
-        """Read and encode the next batch (runs on a worker thread while a POST is in flight)."""
-        events = self.store.events(sid, after=after, limit=limit)
-        if not events:
-            return _Batch(after, 0, 0, 0, b"")
+        """Read and encode the next batch (runs on a worker thread while a POST is in flight).
+
+        Stored events are already their wire JSON, so the body is their text joined: no decode
+        and re-encode per event on the hot path of a drain.
+        """
         try:
-            body, count = encode_batch(events)
-        except ValueError as exc:
-            return _Batch(after, events[0].seq, 0, 0, b"", f"an event after seq {after} is not valid JSON ({exc})")
+            rows = self.store.raw_events(sid, after, limit)
+        except StoreError as exc:
+            return _Batch(after, after + 1, 0, 0, b"", str(exc))
+        if not rows:
+            return _Batch(after, 0, 0, 0, b"")
+        body, count = encode_raw_batch([text for _, text in rows])
         if count == 0:
-            return _Batch(after, events[0].seq, 0, 0, b"", f"event {events[0].seq} is larger than {MAX_BODY_BYTES} bytes")
-        return _Batch(after, events[0].seq, events[count - 1].seq, count, body)
+            return _Batch(after, rows[0][0], 0, 0, b"", f"event {rows[0][0]} is larger than {MAX_BODY_BYTES} bytes")
+        return _Batch(after, rows[0][0], rows[count - 1][0], count, body)
 
     async def _drain_session(self, http: httpx.AsyncClient, sid: str) -> None:
         """Send `sid`'s queued events in seq order until none is left or a failure stops us.
