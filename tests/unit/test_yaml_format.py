@@ -103,7 +103,7 @@ def test_hash_is_stable_and_ignores_lines() -> None:
 # --- bubbles --------------------------------------------------------------------------------
 
 
-def test_say_one_paragraph_per_line_markdown_kept() -> None:
+def test_say_one_paragraph_per_line_inline_markdown_as_marks() -> None:
     blocks = one_group(
         """\
         - say: |
@@ -116,7 +116,7 @@ def test_say_one_paragraph_per_line_markdown_kept() -> None:
     assert blocks[0].type == "text"
     assert blocks[0].content == {
         "richText": [
-            {"type": "p", "children": [{"text": "Hi **{{name}}**!"}]},
+            {"type": "p", "children": [{"text": "Hi "}, {"text": "{{name}}", "bold": True}, {"text": "!"}]},
             {"type": "p", "children": [{"text": ""}]},
             {"type": "p", "children": [{"text": "Second line"}]},
         ]
@@ -626,3 +626,21 @@ def test_invalid_json_names_line() -> None:
 def test_compile_plain_dicts() -> None:
     flow = compile_flow({"name": "T", "groups": {"A": [{"ask": "email"}]}}, path="x/t.json")
     assert flow.id == "t" and flow.groups[0].blocks[0].type == "email input"
+
+
+def test_say_links_and_marks_become_rich_text() -> None:
+    blocks = one_group(
+        """\
+        - say: "See [the docs](https://x.test/d), `code`, _this_ and snake_case_names"
+        """
+    )
+    (paragraph,) = blocks[0].content["richText"]
+    assert paragraph["children"] == [
+        {"text": "See "},
+        {"type": "a", "url": "https://x.test/d", "children": [{"text": "the docs"}]},
+        {"text": ", "},
+        {"text": "code", "code": True},
+        {"text": ", "},
+        {"text": "this", "italic": True},
+        {"text": " and snake_case_names"},
+    ]

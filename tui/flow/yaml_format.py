@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from tui.flow.inline_markdown import inline_children
 from tui.errors import FlowError
 from tui.flow.model import Block, Edge, EdgeFrom, EdgeTo, Event, Flow, Group, Item, Variable, VariableValue
 
@@ -540,7 +541,7 @@ class _Compiler:
 
     def _say(self, entry: _Entry) -> Block:
         text = self._text(entry, "say").rstrip("\n")
-        paragraphs = [{"type": "p", "children": [{"text": line}]} for line in text.split("\n")]
+        paragraphs = [{"type": "p", "children": inline_children(line)} for line in text.split("\n")]
         return Block(id=entry.block_id, type="text", content={"richText": paragraphs})
 
     def _media(self, entry: _Entry) -> Block:
