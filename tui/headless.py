@@ -100,7 +100,9 @@ def play_flow(
         interactive = answers.isatty()
         while session.status == "active":
             if interactive:
-                err.write("> ")
+                spec = session.waiting_input
+                hint = f"({spec.placeholder}) " if spec is not None and spec.placeholder else ""
+                err.write(f"{hint}> ")
                 err.flush()
             line = answers.readline()
             if not line:
