@@ -1,0 +1,110 @@
+"""Resume: the transcript comes back and the answer area waits at the right input."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, OptionList
+
+from tests.tui.helpers import answer_area, bubble_texts, transcript, wait_for
+from tui.app.testing import build_app
+from tui.app.widgets.transcript import EarlierMarker
+
+FLOW = """
+name: Resume
+id: resume
+groups:
+  Start:
+    - say: Welcome back test
+    - ask: name
+    - say: "Hi {{name}}"
+    - choice: [Alpha, Beta]
+      into: pick
+    - say: "Picked {{pick}}"
+"""
+
+LOOP = """
+name: Loop
+id: loop
+groups:
+  Loop:
+    - ask: x
+    - say: "echo {{x}}"
+    - goto: Loop
+"""
+
+
+async def test_resume_shows_transcript_and_waits_at_input(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+    path = flow_file(FLOW)
+    first = build_app(store, path)
+    async with first.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"Ada", "enter")
+        await wait_for(pilot, lambda: first.session.waiting_input is not None
+                       and first.session.waiting_input.kind == "choice")
+    sid = first.session.id
+    first.session.close()
+
+    session = first.settings.sessions.resume(sid)
+    second = build_app(store, session=session)
+    try:
+        async with second.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            texts = bubble_texts(second)
+            assert texts[1:] == ["Welcome back test", "Ada", "Hi Ada"]
+            assert isinstance(second.focused, OptionList)
+            await pilot.press("2")
+            await wait_for(pilot, lambda: second.session.status == "completed")
+            assert "Picked Beta" in bubble_texts(second)
+    finally:
+        second.session.close()
+
+
+async def test_resume_after_refused_answer_shows_retry(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+    path = flow_file("""
+        name: Mail
+        groups:
+          Start:
+            - ask: email
+            - say: ok
+    """)
+    first = build_app(store, path)
+    async with first.run_test(size=(100, 30)):
+        first.session.answer("not-an-email")
+    first.session.close()
+    second = build_app(store, session=first.settings.sessions.resume(first.session.id))
+    try:
+        async with second.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            error = answer_area(second).query_one("#answer-error")
+            assert error.display
+            assert isinstance(second.focused, Input)
+    finally:
+        second.session.close()
+
+
+async def test_lazy_transcript_mounts_one_page(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+    path = flow_file(LOOP)
+    builder = build_app(store, path)
+    session = builder.session
+    while session.last_seq < 2000:
+        session.answer(f"n{session.last_seq}")
+    session.close()
+
+    app = build_app(store, session=builder.settings.sessions.resume(session.id))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            view = transcript(app)
+            mounted = len(list(view.query("*")))
+            assert mounted <= 100, mounted
+            assert view.first_seq > 1900
+            assert view.query(EarlierMarker)
+            first_before = view.first_seq
+            await view.action_load_earlier()
+            await pilot.pause()
+            assert view.first_seq < first_before
+            assert len(list(view.query("*"))) > mounted
+            # still answering at the bottom
+            await pilot.press(*"last", "enter")
+            await wait_for(pilot, lambda: "echo last" in bubble_texts(app))
+    finally:
+        app.session.close()

@@ -1,0 +1,366 @@
+"""SteadyChatApp: settings, global bindings, the sync worker and session switching.
+
+Everything the app depends on is injected through `AppSettings` (store, how sessions are
+started and resumed, the sync client factory, clocks), so tests build it with a tmp store, a
+fixed clock and fixed ids, and the launcher builds it with the real ones.
+
+Steps are local SQLite commits, done directly on the UI thread (milliseconds). The network only
+ever runs in the `sync` worker; its status reaches the indicator as `SyncStatusChanged`
+messages, so keys keep answering whatever the server does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tui.app.commands import SteadyChatCommands
+from tui.app.messages import SyncLogged, SyncStatusChanged
+from tui.app.screens.chat import ChatScreen
+from tui.app.screens.sessions import SessionsScreen
+from tui.app.widgets.connection_indicator import ConnectionIndicator
+from tui.app.widgets.sync_log import SyncLog, SyncLogBook
+from tui.errors import SteadyChatError
+from tui.flow.model import Flow
+from tui.session import Session, stored_flow, utc_now
+from tui.store import Store
+from tui.sync.status import ConnState, SyncStatus
+from tui.transcript import export_markdown
+
+WIDGETS = Path(__file__).parent / "widgets"
+SCREENS = Path(__file__).parent / "screens"
+
+LONG_OUTAGE_S = 10.0
+"""An outage this long earns a 'back online' toast even with nothing queued."""
+
+
+class SyncClientLike(Protocol):
+    """What the app needs of `tui.sync.client.SyncClient`."""
+
+    async def run(self) -> None: ...
+    def kick(self, sid: str | None = None) -> None: ...
+    def stop(self) -> None: ...
+
+
+SyncFactory = Callable[[Callable[[SyncStatus], None], Callable[[str], None]], SyncClientLike]
+"""Builds the sync client given its `on_status` and `on_log` callbacks."""
+
+
+class DemoControls(Protocol):
+    """The demo's network switches (the fault proxy), for F2/F3."""
+
+    def toggle_network(self) -> str: ...
+    def toggle_flaky(self) -> str: ...
+    def attach_log(self, sink: Callable[[str], None]) -> None: ...
+
+
+class SessionFactory:
+    """How the app starts and resumes sessions (tests pass fixed ids and seeds)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        seed: int | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.seed = seed
+        self._ids = iter(ids) if ids is not None else None
+
+    def start(self, flow: Flow) -> Session:
+        session_id = next(self._ids, None) if self._ids is not None else None
+        return Session.start(self.store, flow, clock=self.clock, seed=self.seed, session_id=session_id)
+
+    def resume(self, session_id: str, *, read_only: bool = False) -> Session:
+        return Session.resume(self.store, session_id, clock=self.clock, read_only=read_only)
+
+
+@dataclass
+class AppSettings:
+    """What the app is built with."""
+
+    store: Store
+    """The local store: sessions, events, acked seqs."""
+    session: Session
+    """The session shown first (started or resumed by the launcher)."""
+    sessions: SessionFactory
+    """Starts and resumes sessions (ctrl+n, the sessions screen)."""
+    sync: SyncFactory | None = None
+    """Builds the sync client; None means local-only."""
+    clock: Callable[[], datetime] = utc_now
+    """Wall clock for the sync log's timestamps."""
+    monotonic: Callable[[], float] = time.monotonic
+    """Clock for the retry countdown."""
+    typing_delay: float = 0.35
+    """Seconds between revealed bot messages (0 in tests: everything shows at once)."""
+    cursor_blink: bool = True
+    """Blinking cursors (off in tests and snapshots)."""
+    demo: DemoControls | None = None
+    """The demo's network switches; None outside the demo (F2/F3 are hidden)."""
+    show_sync_log: bool = False
+    """Whether the sync log starts open."""
+    notices: list[str] = field(default_factory=list)
+    """Lines to toast once at start (e.g. 'opened read-only')."""
+    export_dir: Path | None = None
+    """Where transcripts are exported (default: next to the store)."""
+    animation_level: str | None = None
+    """Textual's animation level ("none" in tests and screenshots); None keeps the default."""
+
+
+class SteadyChatApp(App[None]):
+    """The SteadyChat terminal UI."""
+
+    TITLE = "SteadyChat"
+    CSS_PATH: ClassVar[list[str | Path]] = [
+        WIDGETS / "top_bar.tcss",
+        WIDGETS / "connection_indicator.tcss",
+        WIDGETS / "transcript.tcss",
+        WIDGETS / "bubble.tcss",
+        WIDGETS / "answer_area.tcss",
+        WIDGETS / "sync_log.tcss",
+        SCREENS / "chat.tcss",
+        SCREENS / "sessions.tcss",
+    ]
+    COMMANDS = App.COMMANDS | {SteadyChatCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("ctrl+s", "sessions", "Sessions", id="sessions"),
+        Binding("ctrl+n", "new_session", "New", id="new_session"),
+        Binding("ctrl+o", "export", "Export", id="export", tooltip="Export the transcript as Markdown"),
+        Binding("ctrl+r", "sync_now", "Sync now", id="sync_now", show=False),
+        Binding("f2", "toggle_network", "Network", id="toggle_network", tooltip="Demo: cut or restore the network"),
+        Binding("f3", "toggle_flaky", "Flaky", id="toggle_flaky", tooltip="Demo: make the network flaky"),
+        Binding("f4", "toggle_sync_log", "Sync log", id="toggle_sync_log"),
+    ]
+
+    def __init__(self, settings: AppSettings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if settings.animation_level is not None:
+            self.animation_level = settings.animation_level  # type: ignore[assignment]
+        self.settings = settings
+        self.store = settings.store
+        self.session = settings.session
+        self.sync_client: SyncClientLike | None = None
+        self.sync_status = SyncStatus(ConnState.CONNECTING if settings.sync else ConnState.LOCAL_ONLY)
+        self.sync_log_visible = settings.show_sync_log
+        self.sync_log = SyncLogBook(settings.clock)
+        self._outage_peak: int | None = None
+        self._outage_since: float | None = None
+        self._kick_listener = self._kick
+        self.session.listeners.append(self._kick_listener)
+
+    # ------------------------------------------------------------------ lifecycle
+    def get_default_screen(self) -> Screen[Any]:
+        return ChatScreen(self.session)
+
+    def on_mount(self) -> None:
+        for notice in self.settings.notices:
+            self.notify(notice, severity="warning", timeout=8, markup=False)
+        if self.settings.sync is not None:
+            self.sync_client = self.settings.sync(self._status_from_client, self._log_from_client)
+            self.run_sync()
+        if self.settings.demo is not None:
+            self.settings.demo.attach_log(self._log_from_client)
+
+    def on_unmount(self) -> None:
+        if self.sync_client is not None:
+            self.sync_client.stop()
+
+    @work(exclusive=True, exit_on_error=False, group="sync", name="sync")
+    async def run_sync(self) -> None:
+        """The sync client's long-lived loop, on the app's event loop (it is asyncio)."""
+        assert self.sync_client is not None
+        await self.sync_client.run()
+
+    # ------------------------------------------------------------------ sync status and log
+    def _status_from_client(self, status: SyncStatus) -> None:
+        self.post_message(SyncStatusChanged(status))
+
+    def _log_from_client(self, line: str) -> None:
+        self.post_message(SyncLogged(line))
+
+    def _kick(self, session: Session, _events: list[Any]) -> None:
+        if self.sync_client is not None:
+            self.sync_client.kick(session.id)
+
+    def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
+        self.set_sync_status(message.status)
+
+    def set_sync_status(self, status: SyncStatus) -> None:
+        """Show a status everywhere and toast the transitions that need the user."""
+        previous = self.sync_status
+        self.sync_status = status
+        self._toast_transition(previous, status)
+        for screen in self.screen_stack:
+            for indicator in screen.query(ConnectionIndicator):
+                indicator.status = status
+            if isinstance(screen, SessionsScreen):
+                screen.refresh_rows()
+
+    def _toast_transition(self, previous: SyncStatus, status: SyncStatus) -> None:
+        state = status.state
+        if state is ConnState.OFFLINE:
+            if self._outage_peak is None:
+                self._outage_peak = status.pending
+                self._outage_since = self.settings.monotonic()
+            self._outage_peak = max(self._outage_peak, status.pending)
+        if state is previous.state:
+            return
+        if state is ConnState.UNAUTHORIZED:
+            self.notify(
+                "The sync server refused our token: steps stay queued here. Check --token.",
+                title="Unauthorized",
+                severity="error",
+                timeout=12,
+            )
+        elif state is ConnState.CONFLICT:
+            self.notify(
+                f"A session diverged from the server's copy; its steps stay safe here. {status.detail}",
+                title="Sync conflict",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
+        elif state is ConnState.ONLINE and self._outage_peak is not None:
+            delivered = self._outage_peak
+            long_outage = (self.settings.monotonic() - (self._outage_since or 0.0)) >= LONG_OUTAGE_S
+            if delivered or long_outage:
+                steps = f"{delivered} queued step{'s' if delivered != 1 else ''} delivered" if delivered else "all synced"
+                self.notify(f"Back online · {steps}", title="Online", timeout=6)
+            self._outage_peak = None
+            self._outage_since = None
+
+    def on_sync_logged(self, message: SyncLogged) -> None:
+        self.sync_log.add(message.line)
+        for screen in self.screen_stack:
+            for log in screen.query(SyncLog):
+                log.refresh_lines()
+
+    # ------------------------------------------------------------------ sessions
+    @property
+    def chat(self) -> ChatScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                return screen
+        raise RuntimeError("no chat screen")
+
+    async def switch_session(self, session: Session) -> None:
+        """Show another session; the one shown before is closed (its lock released)."""
+        old = self.session
+        if session is old:
+            return
+        if self._kick_listener in old.listeners:
+            old.listeners.remove(self._kick_listener)
+        old.close()
+        self.session = session
+        session.listeners.append(self._kick_listener)
+        while not isinstance(self.screen, ChatScreen):
+            self.pop_screen()
+        await self.chat.show_session(session)
+        if self.sync_client is not None:
+            self.sync_client.kick(session.id)
+
+    def open_session(self, session_id: str) -> Session | None:
+        """Resume a session by id (read-only if another process drives it); None on failure."""
+        from tui.errors import SessionBusyError
+
+        if session_id == self.session.id:
+            return self.session
+        try:
+            return self.settings.sessions.resume(session_id)
+        except SessionBusyError:
+            self.notify("That session is open in another process: shown read-only.", severity="warning")
+            try:
+                return self.settings.sessions.resume(session_id, read_only=True)
+            except SteadyChatError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+        except SteadyChatError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+        return None
+
+    def new_session(self, flow: Flow | None = None) -> Session | None:
+        try:
+            return self.settings.sessions.start(flow or self.session.flow)
+        except SteadyChatError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return None
+
+    def flow_of(self, session_id: str) -> Flow | None:
+        record = self.store.get_session(session_id)
+        return stored_flow(self.store, record.flow_hash) if record else None
+
+    def export_transcript(self, session_id: str | None = None) -> Path | None:
+        """Write a session's transcript as Markdown next to the store; toast the path."""
+        sid = session_id or self.session.id
+        folder = self.settings.export_dir or self.store.path.parent
+        path = folder / f"steadychat-{sid[:8]}.md"
+        try:
+            with path.open("w", encoding="utf-8") as handle:
+                for chunk in export_markdown(self.store, sid):
+                    handle.write(chunk)
+        except (OSError, SteadyChatError) as exc:
+            self.notify(f"Export failed: {exc}", severity="error", markup=False)
+            return None
+        self.notify(f"Transcript saved to {path}", title="Exported", markup=False)
+        return path
+
+    # ------------------------------------------------------------------ actions
+    def action_sessions(self) -> None:
+        if not isinstance(self.screen, SessionsScreen):
+            self.push_screen(SessionsScreen())
+
+    async def action_new_session(self) -> None:
+        session = self.new_session()
+        if session is not None:
+            await self.switch_session(session)
+
+    def action_export(self) -> None:
+        if isinstance(self.screen, SessionsScreen):
+            self.screen.action_export()
+        else:
+            self.export_transcript()
+
+    def action_sync_now(self) -> None:
+        if self.sync_client is not None:
+            self.sync_client.kick()
+            self.notify("Sync requested", timeout=2)
+
+    def action_toggle_network(self) -> None:
+        if self.settings.demo is not None:
+            self._demo_note(self.settings.demo.toggle_network())
+
+    def action_toggle_flaky(self) -> None:
+        if self.settings.demo is not None:
+            self._demo_note(self.settings.demo.toggle_flaky())
+
+    def _demo_note(self, text: str) -> None:
+        self._log_from_client(text)
+        self.notify(text, timeout=3, markup=False)
+
+    def action_toggle_sync_log(self) -> None:
+        self.sync_log_visible = not self.sync_log_visible
+        for log in self.screen.query(SyncLog):
+            log.display = self.sync_log_visible
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_network", "toggle_flaky"):
+            return self.settings.demo is not None
+        if action == "toggle_sync_log":
+            return self.settings.sync is not None
+        if action == "sync_now":
+            return True if self.sync_client is not None else None
+        if action in ("new_session", "export") and isinstance(self.screen, SessionsScreen):
+            return False  # the sessions screen has its own n / e
+        return True

@@ -1,0 +1,211 @@
+"""Start the TUI: `steadychat run FLOW` and `steadychat demo` (server + fault proxy + TUI).
+
+Both open the session exactly as `play` does (`tui.headless.open_session`); a session that
+another process drives opens read-only, with a toast that says so and how to start a new one.
+The demo stops its client, proxy and server on quit, each bounded in time.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tui.errors import SessionBusyError
+from tui.flow.loader import load_flow
+from tui.headless import open_session
+from tui.paths import bundled_flows_dir, default_server_db_path
+from tui.session import Session, latest_active_session
+from tui.store import Store
+from tui.sync.status import SyncStatus
+
+DEMO_HEARTBEAT_S = 1.0
+STOP_TIMEOUT_S = 3.0
+
+
+def _open(store: Store, flow_path: Path, *, new: bool, session_id: str | None) -> tuple[Session, list[str]]:
+    """The session to show and the notices to toast (flow changed, opened read-only)."""
+    err = io.StringIO()
+    try:
+        session, _resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err)
+    except SessionBusyError:
+        sid = session_id
+        if sid is None:
+            record = latest_active_session(store, load_flow(flow_path).id)
+            if record is None:
+                raise
+            sid = record.id
+        session = Session.resume(store, sid, read_only=True)
+        err.write(
+            f"Session {sid[:8]} is open in another SteadyChat process: shown read-only. "
+            "ctrl+n starts a new one (or run with --new).\n"
+        )
+    notices = [line.removeprefix("steadychat: ") for line in err.getvalue().splitlines() if line.strip()]
+    return session, notices
+
+
+def _sync_factory(
+    store: Store, server: str, token: str, *, heartbeat: float
+) -> Callable[[Callable[[SyncStatus], None], Callable[[str], None]], Any]:
+    from tui.sync.client import SyncClient
+
+    def build(on_status: Callable[[SyncStatus], None], on_log: Callable[[str], None]) -> Any:
+        return SyncClient(store, server, token, heartbeat=heartbeat, on_status=on_status, on_log=on_log)
+
+    return build
+
+
+def _run_app(store: Store, session: Session, **settings: Any) -> None:
+    from tui.app.app import AppSettings, SessionFactory, SteadyChatApp
+
+    app = SteadyChatApp(AppSettings(store=store, session=session, sessions=SessionFactory(store), **settings))
+    try:
+        app.run()
+    finally:
+        app.session.close()
+
+
+def launch_run(
+    flow_path: Path,
+    *,
+    store_path: Path,
+    new: bool,
+    session_id: str | None,
+    server: str | None,
+    token: str | None,
+) -> None:
+    """`steadychat run FLOW`: the TUI on a flow, syncing to `server` when one is given."""
+    store = Store.open(store_path)
+    try:
+        session, notices = _open(store, Path(flow_path), new=new, session_id=session_id)
+        sync = _sync_factory(store, server, token or "", heartbeat=5.0) if server else None
+        _run_app(store, session, sync=sync, notices=notices)
+    finally:
+        store.close()
+
+
+class DemoNetwork:
+    """F2/F3 for the demo: switch the fault proxy between pass, down and flaky."""
+
+    def __init__(self, proxy: Any) -> None:
+        from tui.faultproxy import FaultMode
+
+        self._modes = FaultMode
+        self.proxy = proxy
+        self.mode = FaultMode.PASS
+        self._sink: Callable[[str], None] | None = None
+        self._early: list[str] = []
+        self._lock = threading.Lock()
+
+    def attach_log(self, sink: Callable[[str], None]) -> None:
+        with self._lock:
+            self._sink = sink
+            early, self._early = self._early, []
+        for line in early:
+            sink(line)
+
+    def proxy_event(self, line: str) -> None:
+        """The proxy's own log lines (called on its thread): into the sync log."""
+        with self._lock:
+            sink = self._sink
+            if sink is None:
+                self._early.append(f"proxy: {line}")
+                return
+        sink(f"proxy: {line}")
+
+    def _set(self, mode: Any) -> None:
+        self.proxy.set_mode(mode)
+        self.mode = mode
+
+    def toggle_network(self) -> str:
+        if self.mode is self._modes.DOWN:
+            self._set(self._modes.PASS)
+            return "network restored (F2)"
+        self._set(self._modes.DOWN)
+        return "network cut (F2): answers queue locally"
+
+    def toggle_flaky(self) -> str:
+        if self.mode is self._modes.FLAKY:
+            self._set(self._modes.PASS)
+            return "network steady again (F3)"
+        self._set(self._modes.FLAKY)
+        return "network flaky (F3): some requests fail"
+
+
+def launch_demo(
+    flow_path: Path | None,
+    *,
+    store_path: Path,
+    server_db: Path | None,
+    new: bool,
+) -> None:
+    """`steadychat demo`: the sync server on 127.0.0.1, a fault proxy in front, the TUI on top."""
+    from tui.faultproxy import ProxyThread
+    from tui.server.run import ServerThread
+
+    flow_path = Path(flow_path) if flow_path is not None else bundled_flows_dir() / "demo.yaml"
+    db_path = Path(server_db) if server_db is not None else default_server_db_path()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    token = _demo_token(db_path)
+    # uvicorn and the proxy log to stderr; under a full-screen TUI that would tear the screen.
+    for name in ("uvicorn", "uvicorn.error", "tui.faultproxy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    store = Store.open(store_path)
+    server = proxy = None
+    try:
+        session, notices = _open(store, flow_path, new=new, session_id=None)
+        server = _quietly(lambda: ServerThread(db_path, [token]).start())
+        network: DemoNetwork | None = None
+
+        def on_event(line: str) -> None:
+            if network is not None:
+                network.proxy_event(line)
+
+        proxy = ProxyThread("127.0.0.1", server.port, on_event=on_event).start()
+        network = DemoNetwork(proxy)
+        sync = _sync_factory(store, proxy.url, token, heartbeat=DEMO_HEARTBEAT_S)
+        _run_app(store, session, sync=sync, notices=notices, demo=network, show_sync_log=True)
+    finally:
+        if proxy is not None:
+            _bounded(proxy.stop)
+        if server is not None:
+            _bounded(server.stop)
+        store.close()
+
+
+def _demo_token(db_path: Path) -> str:
+    """The demo's client token, kept beside the server db (0600) so sessions stay ours across runs."""
+    path = db_path.with_name(db_path.name + ".token")
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+        if token:
+            return token
+    except OSError:
+        pass
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def _quietly(start: Callable[[], Any]) -> Any:
+    """Start something that announces itself on stderr, without the announcement."""
+    import contextlib
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        return start()
+
+
+def _bounded(stop: Callable[..., Any]) -> None:
+    try:
+        stop(timeout=STOP_TIMEOUT_S)
+    except TypeError:
+        stop()
+    except Exception:  # noqa: BLE001 - quitting must not fail on a stuck helper
+        pass

@@ -1,0 +1,1 @@
+"""Screens: thin layout and wiring over the widgets."""

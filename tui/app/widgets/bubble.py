@@ -1,0 +1,110 @@
+"""One widget per shown event: bot and user bubbles, media links, dimmed notes, system lines.
+
+`bubble_for(event)` decides; events that are not shown (input, variables, wait) give None.
+Text we did not write (bot messages, answers) is never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.text import Text
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Markdown, Static
+
+from tui.steps import StoredEvent
+
+MEDIA_GLYPHS = {"image": "🖼", "video": "▶", "audio": "♪", "embed": "⧉", "link": "↗"}
+
+
+class Bubble(Static):
+    """A shown event; `seq` ties it to the store."""
+
+    def __init__(self, content: Any, *, seq: int, classes: str = "") -> None:
+        super().__init__(content, markup=False, classes=classes)
+        self.seq = seq
+
+
+class BotBubble(Bubble):
+    """A bot message (plain text)."""
+
+
+class MediaBubble(Bubble):
+    """An image, video, audio, embed or link, shown as a link (a terminal shows no pictures)."""
+
+
+class UserBubble(Bubble):
+    """The user's answer; a refused answer is marked."""
+
+
+class UserRow(Horizontal):
+    """Holds a UserBubble against the right edge."""
+
+    def __init__(self, bubble: UserBubble) -> None:
+        super().__init__(bubble)
+        self.seq = bubble.seq
+
+
+class NoteLine(Bubble):
+    """A block the terminal skipped, dimmed."""
+
+
+class SystemLine(Bubble):
+    """Start, end and error lines."""
+
+
+class BotMarkdown(Markdown):
+    """A bot message with rich text (bold, links, lists)."""
+
+    def __init__(self, markdown: str, *, seq: int) -> None:
+        super().__init__(markdown)
+        self.seq = seq
+
+
+_MARKDOWN_SYNTAX = re.compile(r"(\*\*?\S|__\S|`|\[[^\]]+\]\(|^\s*[-*+] |^\s*\d+\. |^#{1,6} |~~)", re.M)
+
+
+def _has_markup(markdown: str) -> bool:
+    """Whether the message needs the Markdown widget (bold, code, links, lists)."""
+    return bool(markdown) and _MARKDOWN_SYNTAX.search(markdown) is not None
+
+
+def bubble_for(event: StoredEvent) -> Widget | None:
+    """The widget that shows `event`, or None for events a transcript does not show."""
+    data = event.data
+    seq = event.seq
+    if event.type == "start":
+        when = str(data.get("created_at") or event.ts).replace("T", " ")[:16]
+        name = data.get("flow_name") or data.get("flow_id") or "Conversation"
+        return SystemLine(f"── {name} · started {when} UTC ──", seq=seq)
+    if event.type == "message":
+        kind = data.get("kind", "text")
+        text = str(data.get("text") or "")
+        if kind != "text" or (data.get("url") and not text):
+            url = str(data.get("url") or text)
+            label = Text.assemble(f"{MEDIA_GLYPHS.get(kind, '↗')} {kind}  ", (url, f"link {url}" if url else ""))
+            if text and text != url:
+                label.append(f"\n{text}")
+            return MediaBubble(label, seq=seq)
+        if data.get("retry"):
+            return BotBubble(f"⚠ {text}", seq=seq, classes="-retry")
+        markdown = str(data.get("markdown") or "")
+        if _has_markup(markdown):
+            return BotMarkdown(markdown, seq=seq)
+        return BotBubble(text, seq=seq)
+    if event.type == "answer":
+        text = str(data.get("text", ""))
+        if data.get("valid", True) is False:
+            return UserRow(UserBubble(f"{text or '(empty)'}  ✗ refused", seq=seq, classes="-refused"))
+        return UserRow(UserBubble(text or "(skipped)", seq=seq))
+    if event.type == "command":
+        return UserRow(UserBubble(f"/{data.get('name', '')}", seq=seq))
+    if event.type == "note":
+        return NoteLine(f"note: {data.get('text', '')}", seq=seq)
+    if event.type == "end":
+        return SystemLine("✓ Conversation complete", seq=seq, classes="-end")
+    if event.type == "error":
+        return SystemLine(f"✗ The flow stopped: {data.get('text', '')}", seq=seq, classes="-error")
+    return None

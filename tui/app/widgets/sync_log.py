@@ -1,0 +1,84 @@
+"""The sync log: batches sent, acknowledged and retried, for watching the demo work.
+
+Repeats collapse (`no connection: ConnectError ×12`) so an outage reads as one line, not a flood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+MAX_ENTRIES = 200
+
+
+@dataclass
+class Entry:
+    stamp: str
+    text: str
+    count: int = 1
+
+    @property
+    def key(self) -> str:
+        # "no connection: ConnectError; retry in 0.4s" repeats with another delay: same line.
+        return self.text.split(";", 1)[0]
+
+    def line(self) -> str:
+        repeat = f" ×{self.count}" if self.count > 1 else ""
+        return f"{self.stamp} {self.text}{repeat}"
+
+
+class SyncLogBook:
+    """The log's lines (kept by the app, so no line is lost while the widget is not mounted)."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self.entries: list[Entry] = []
+
+    def add(self, line: str) -> None:
+        entry = Entry(f"{self._clock():%H:%M:%S}", line)
+        last = self.entries[-1] if self.entries else None
+        if last is not None and last.key == entry.key:
+            last.count += 1
+            last.stamp = entry.stamp
+            last.text = entry.text
+        else:
+            self.entries.append(entry)
+            del self.entries[:-MAX_ENTRIES]
+
+    @property
+    def lines(self) -> list[str]:
+        return [entry.line() for entry in self.entries]
+
+
+class SyncLog(VerticalScroll):
+    """A titled, collapsible view of the sync log book; `refresh_lines()` after each new line."""
+
+    def __init__(self, book: SyncLogBook, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.book = book
+        self.border_title = "Sync log"
+
+    @property
+    def lines(self) -> list[str]:
+        return self.book.lines
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="sync-log-text", markup=False)
+
+    def on_mount(self) -> None:
+        self.refresh_lines()
+
+    def refresh_lines(self) -> None:
+        texts = self.query("#sync-log-text")
+        if not texts:
+            return
+        follow = self.scroll_y >= self.max_scroll_y
+        texts.first(Static).update(Text("\n".join(self.lines) if self.book.entries else "nothing sent yet"))
+        if follow:
+            self.call_after_refresh(self.scroll_end, animate=False)

@@ -1,0 +1,123 @@
+"""The transcript: an anchored VerticalScroll of bubbles, loaded lazily page by page.
+
+Opening a session mounts only its latest page of events; scrolling to the top loads the page
+before it, so a 10,000-step session opens as fast as a 10-step one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+from tui.app.widgets.bubble import bubble_for
+from tui.steps import StoredEvent
+
+PAGE_SIZE = 50
+
+PageSource = Callable[[int, int], list[StoredEvent]]  # (before_seq, limit) -> ascending events
+
+
+class EarlierMarker(Static):
+    """The top line while earlier pages are not loaded yet."""
+
+
+class Transcript(VerticalScroll, can_focus=True):
+    """Bubbles of committed events, newest at the bottom; earlier pages load on reaching the top."""
+
+    BINDINGS = [
+        ("home", "load_earlier", "Earlier"),
+    ]
+
+    def __init__(self, *, page_size: int = PAGE_SIZE, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.page_size = page_size
+        self._source: PageSource | None = None
+        self.first_seq = 1  # lowest seq loaded
+        self.last_seq = 0  # highest seq shown
+        self._loading = False
+
+    @property
+    def has_earlier(self) -> bool:
+        return self.first_seq > 1
+
+    async def show(self, source: PageSource, last_seq: int) -> None:
+        """Show a session: its latest page now, earlier pages on demand."""
+        self._source = source
+        await self.remove_children()
+        page = source(last_seq + 1, self.page_size)
+        self.first_seq = page[0].seq if page else 1
+        self.last_seq = page[-1].seq if page else 0
+        widgets = self._widgets(page)
+        # A page without any shown event (variables only) would leave an empty view.
+        while not widgets and self.has_earlier:
+            older = source(self.first_seq, self.page_size)
+            if not older:
+                break
+            self.first_seq = older[0].seq
+            widgets = self._widgets(older)
+        if self.has_earlier:
+            widgets.insert(0, self._marker())
+        await self.mount_all(widgets)
+        self.anchor()
+
+    def add_events(self, events: Iterable[StoredEvent]) -> list[Widget]:
+        """Append just-committed events; returns the widgets mounted."""
+        fresh = [e for e in events if e.seq > self.last_seq]
+        if not fresh:
+            return []
+        self.last_seq = fresh[-1].seq
+        widgets = self._widgets(fresh)
+        if widgets:
+            self.mount_all(widgets)
+            if not self.is_anchored:
+                self.anchor()
+        return widgets
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 and old > 0 and self.has_earlier:
+            self.call_after_refresh(self.action_load_earlier)
+
+    async def action_load_earlier(self) -> None:
+        """Mount the page before the first loaded event, keeping the view where it was."""
+        if self._loading or not self.has_earlier or self._source is None:
+            return
+        self._loading = True
+        try:
+            widgets: list[Widget] = []
+            while not widgets and self.has_earlier:
+                page = self._source(self.first_seq, self.page_size)
+                if not page:
+                    self.first_seq = 1
+                    break
+                self.first_seq = page[0].seq
+                widgets = self._widgets(page)
+            markers = list(self.query_children(EarlierMarker))
+            old_height = self.virtual_size.height
+            old_y = self.scroll_y
+            if widgets:
+                anchor_at = markers[0] if markers else None
+                if anchor_at is not None:
+                    await self.mount_all(widgets, after=anchor_at)
+                else:
+                    await self.mount_all(widgets, before=0)
+            if not self.has_earlier:
+                for marker in markers:
+                    await marker.remove()
+            self.release_anchor()
+            self.call_after_refresh(self._keep_place, old_height, old_y)
+        finally:
+            self._loading = False
+
+    def _keep_place(self, old_height: int, old_y: float) -> None:
+        grown = self.virtual_size.height - old_height
+        self.scroll_to(y=old_y + max(0, grown), animate=False, immediate=True)
+
+    def _widgets(self, events: Iterable[StoredEvent]) -> list[Widget]:
+        return [w for w in (bubble_for(e) for e in events) if w is not None]
+
+    def _marker(self) -> EarlierMarker:
+        return EarlierMarker("↑ earlier messages: scroll up or press Home to load them")
