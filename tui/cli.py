@@ -78,12 +78,23 @@ def _check_server(server: str | None, token: str | None) -> None:
 
 
 class DefaultToDemo(click.Group):
-    """A bare `steadychat` runs the demo."""
+    """A bare `steadychat` (or one with only demo options) runs the demo; usage errors are one line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args:
-            args = ["demo"]
+        if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
+            args = ["demo", *args]
         return super().parse_args(ctx, args)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "steadychat"
+            _fail(f"{exc.format_message()} (see `{command} --help`)", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
 
 
 @click.group(cls=DefaultToDemo, context_settings={"help_option_names": ["-h", "--help"]})

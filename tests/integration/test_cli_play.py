@@ -188,3 +188,10 @@ def test_store_from_environment(tmp_path: Path) -> None:
     store = tmp_path / "env.db"
     steadychat("play", "flows/support.yaml", stdin="", env={"STEADYCHAT_STORE": str(store)})
     assert store.exists()
+
+
+def test_click_usage_errors_are_one_line(tmp_path: Path) -> None:
+    result = steadychat("play", "flows/demo.yaml", "--answers", str(tmp_path / "missing.txt"), store=tmp_path / "s.db")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "missing.txt" in line and "--help" in line
