@@ -16,6 +16,7 @@ the parent by name if the link merges results (v6 default: no; before v6: yes).
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Union
@@ -474,7 +475,25 @@ def _on_input_reply(run: _Run, at: Pointer, block: Block, text: str, fire_events
     for variable_id, value in result.variables_to_update.items():
         _set(run, variable_id, value)
     _record_transcript(run, {"role": "user", "text": result.content})
-    return _after(run, at, result.outgoing_edge_id or block.outgoing_edge_id)
+    edge = result.outgoing_edge_id or _edge_by_content(run, block, result.content)
+    return _after(run, at, edge or block.outgoing_edge_id)
+
+
+def _edge_by_content(run: _Run, block: Block, content: str) -> str | None:
+    """Typebot's getOutgoingEdgeId fallback for a single choice: the first item (of all items,
+    displayed or not) whose substituted label equals the saved content lends its edge."""
+    if block.type not in ("choice input", "picture choice input") or block.options.get("isMultipleChoice"):
+        return None
+    if not content:
+        return None
+    key = "content" if block.type == "choice input" else "title"
+    scope = run.scope()
+    wanted = unicodedata.normalize("NFC", content)
+    for item in block.items:
+        label = item.data.get(key)
+        if unicodedata.normalize("NFC", substitute(label if isinstance(label, str) else "", scope)) == wanted:
+            return item.outgoing_edge_id
+    return None
 
 
 def _save_answer(run: _Run, block: Block, content: str) -> None:

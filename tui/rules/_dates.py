@@ -63,22 +63,39 @@ def _relative(text: str, now: datetime, noon: datetime) -> datetime | None:
     return base.replace(hour=timed.hour, minute=timed.minute, second=timed.second, microsecond=0)
 
 
-def parse_bound(text: str | None) -> datetime | None:
-    """A min/max bound as `new Date(text)` reads it (ISO first; naive wall-clock time)."""
-    if not text:
-        return None
-    from dateutil import parser as date_parser
+_BOUND_ISO = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:[T\s](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?")
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+
+def parse_bound(text: str | None, *, is_max: bool = False, has_time: bool = False) -> datetime | None:
+    """A date input's min/max as Typebot's parseLimitToUtcMs reads it (naive wall-clock time).
+
+    `yyyy-mm-dd[ hh:mm[:ss]]` first, else any date the reply parser understands. The bound's
+    own time counts only when the input has a time too; otherwise a max means the end of its
+    day and a min the start of it.
+    """
+    if not text or not text.strip():
+        return None
+    match = _BOUND_ISO.match(text)
+    if match:
         try:
-            return date_parser.isoparse(text.strip()).replace(tzinfo=None)
-        except (ValueError, OverflowError):
-            pass
-        try:
-            return date_parser.parse(text, default=datetime(2001, 1, 1)).replace(tzinfo=None)
-        except (ValueError, OverflowError):
+            day = datetime(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
             return None
+        if has_time and match.group(4) is not None:
+            return day.replace(hour=int(match.group(4)), minute=int(match.group(5)), second=int(match.group(6) or 0))
+        return _day_edge(day, is_max)
+    parsed = parse_reply_date(text, now=datetime(2001, 1, 1), day_first=False)
+    if parsed is None:
+        return None
+    if has_time and _TIME.search(text):
+        return parsed.replace(microsecond=0)
+    return _day_edge(parsed, is_max)
+
+
+def _day_edge(day: datetime, is_max: bool) -> datetime:
+    if is_max:
+        return day.replace(hour=23, minute=59, second=59, microsecond=999000)
+    return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 # --- TR35 formatting ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ message Typebot would send before re-asking). Reference: section 8 of typebot-fo
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 from tui.flow.model import Block, Item, VariableValue
 from tui.rules._dates import format_tr35, parse_bound, parse_reply_date
 from tui.rules._isurl import is_url
-from tui.rules._js import js_number, js_number_to_string, js_parse_float, js_trim
+from tui.rules._js import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
 from tui.rules.conditions import evaluate_condition
 from tui.rules.variables import Scope, find_unique_variable, substitute
 
@@ -77,7 +78,8 @@ def retry_message(block: Block, scope: Scope, default_invalid_message: str = DEF
         return EMAIL_RETRY_MESSAGE
     if block.type == "payment input":
         return PAYMENT_RETRY_MESSAGE
-    return default_invalid_message or DEFAULT_INVALID_MESSAGE
+    # parseDefaultRetryMessage: the flow's invalidMessage is variable-substituted too.
+    return substitute(default_invalid_message, scope) if default_invalid_message else DEFAULT_INVALID_MESSAGE
 
 
 # --- simple inputs -----------------------------------------------------------------------
@@ -207,15 +209,15 @@ def _parse_date(block: Block, text: str, scope: Scope, now: datetime) -> AnswerR
     options = block.options
     pattern = options.get("format") or (DEFAULT_DATE_TIME_FORMAT if options.get("hasTime") else DEFAULT_DATE_FORMAT)
     day_first = (options.get("format") or DEFAULT_DATE_FORMAT).startswith("dd")
-    separator = _separator(options)
-    start, end = _parse_date_range(text, separator, now=now, day_first=day_first)
+    start, end = _parse_date_range(text, _separator(options), now=now, day_first=day_first)
     if start is None or (options.get("isRange") and end is None):
         return None
     if not _within_bounds(options, scope, start, end):
         return None
     content = format_tr35(start, pattern)
     if options.get("isRange"):
-        content = f"{content} {separator} {format_tr35(end, pattern)}"  # type: ignore[arg-type]
+        # parseDateReply writes "<start> to <end>" whatever the separator label says.
+        content = f"{content} to {format_tr35(end, pattern)}"  # type: ignore[arg-type]
     return Success(content)
 
 
@@ -225,9 +227,13 @@ def _separator(options: dict[str, Any]) -> str:
     return label if isinstance(label, str) and label else "to"
 
 
+# chrono-node's English range words (ENMergeDateRangeRefiner), plus the input's own label.
+_RANGE_WORDS = ("to", "-", "–", "until", "through", "till")
+
+
 def _parse_date_range(text: str, separator: str, *, now: datetime, day_first: bool) -> tuple[datetime | None, datetime | None]:
     """A start date and, when the reply is "<start> <sep> <end>", an end date."""
-    for sep in dict.fromkeys([separator, "to", "-", "–"]):
+    for sep in dict.fromkeys([*_RANGE_WORDS, separator]):
         pieces = re.split(rf"\s+{re.escape(sep)}\s+", text.strip(), maxsplit=1, flags=re.IGNORECASE)
         if len(pieces) == 2:
             start = parse_reply_date(pieces[0], now=now, day_first=day_first)
@@ -238,9 +244,11 @@ def _parse_date_range(text: str, separator: str, *, now: datetime, day_first: bo
 
 
 def _within_bounds(options: dict[str, Any], scope: Scope, start: datetime, end: datetime | None) -> bool:
-    """min/max (variable-substituted) checked against start and end, as Typebot does."""
-    high = parse_bound(substitute(str(options["max"]), scope)) if options.get("max") else None
-    low = parse_bound(substitute(str(options["min"]), scope)) if options.get("min") else None
+    """min/max (variable-substituted) checked against start and end (parseLimitToUtcMs: a
+    bound without a time covers its whole day, unless the input has a time and the bound too)."""
+    has_time = bool(options.get("hasTime"))
+    high = parse_bound(substitute(str(options["max"]), scope), is_max=True, has_time=has_time) if options.get("max") else None
+    low = parse_bound(substitute(str(options["min"]), scope), is_max=False, has_time=has_time) if options.get("min") else None
     if high is not None and (start > high or (end is not None and end > high)):
         return False
     if low is not None and (start < low or (end is not None and end < low)):
@@ -302,11 +310,31 @@ def _as_list(value: VariableValue) -> list[str | None] | None:
     return value if isinstance(value, list) else [value]
 
 
+def _list_value(value: VariableValue) -> list[str | None] | None:
+    """transformVariablesToList: a list stays, a text holding a JSON array becomes that array
+    (elements as stored text), any other text a one-element list."""
+    if value is None or isinstance(value, list):
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [value]
+    if isinstance(parsed, list):
+        return [safe_stringify_item(item) for item in parsed]
+    return [value]
+
+
+def safe_stringify_item(item: Any) -> str | None:
+    if item is None or isinstance(item, str):
+        return item
+    return js_json_stringify(item)
+
+
 def _dynamic_choice_items(block: Block, scope: Scope) -> list[Item] | None:
     variable_id = block.options.get("dynamicVariableId")
     if not variable_id:
         return None
-    values = _as_list(scope.get_by_id(variable_id))
+    values = _list_value(scope.get_by_id(variable_id))
     if values is None:
         return list(block.items)  # Typebot returns the block untouched
     unique = list(dict.fromkeys(v for v in values if v not in (None, "")))

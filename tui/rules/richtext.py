@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.rules.variables import Scope, substitute
+from tui.rules.variables import Scope, is_standalone_variable, substitute
 
 _LIST_TYPES = ("ul", "ol")
 
@@ -31,7 +31,7 @@ def _plain(node: Any, scope: Scope, latest: bool) -> str:
     if not isinstance(node, dict):
         return ""
     if "text" in node and "children" not in node:
-        return substitute(str(node.get("text") or ""), scope, take_latest_if_list=latest)
+        return _leaf_text(node, scope, latest)
     if node.get("type") in _LIST_TYPES:
         return "\n".join(_plain(child, scope, latest) for child in node.get("children") or [])
     return "".join(_plain(child, scope, latest) for child in node.get("children") or [])
@@ -77,7 +77,7 @@ def _inline_markdown(node: Any, scope: Scope, latest: bool) -> str:
 
 
 def _leaf_markdown(leaf: dict[str, Any], scope: Scope, latest: bool) -> str:
-    text = substitute(str(leaf.get("text") or ""), scope, take_latest_if_list=latest)
+    text = _leaf_text(leaf, scope, latest)
     if not text.strip():
         return text
     stripped = text.strip()
@@ -92,3 +92,10 @@ def _leaf_markdown(leaf: dict[str, Any], scope: Scope, latest: bool) -> str:
     if leaf.get("bold"):
         stripped = f"**{stripped}**"
     return lead + stripped + trail
+
+
+def _leaf_text(leaf: dict[str, Any], scope: Scope, latest: bool) -> str:
+    """A text leaf with its variables substituted. A variable sharing the leaf with other text
+    (or other variables) has its line breaks turned into spaces, as Typebot does."""
+    raw = str(leaf.get("text") or "")
+    return substitute(raw, scope, take_latest_if_list=latest, collapse_newlines=not is_standalone_variable(raw))

@@ -85,20 +85,26 @@ def _value_text(value: Any, take_latest_if_list: bool) -> str:
     return text or ""
 
 
-def substitute(text: str | None, scope: Scope, *, take_latest_if_list: bool = False) -> str:
+def substitute(text: str | None, scope: Scope, *, take_latest_if_list: bool = False,
+               collapse_newlines: bool = False) -> str:
     """Replace each `{{Name}}` with the variable's value (Typebot's parseVariables).
 
     Names match exactly (no trimming, case-sensitive); unknown or unset variables become "";
     lists become JSON text like `["a","b"]` unless `take_latest_if_list` picks the last item.
     Inline code `{{= expr =}}` is evaluated with the Set-variable evaluator first.
+    `collapse_newlines` turns each run of newlines inside a value into one space (what a text
+    bubble does with a variable that shares its text leaf with other text).
     """
     if not text:
         return ""
+    def collapse(value: str) -> str:
+        return re.sub(r"\n+", " ", value) if collapse_newlines else value
+
     if "{{=" in text:
-        text = INLINE_CODE_PATTERN.sub(lambda m: _inline_code(m.group(1), scope), text)
+        text = INLINE_CODE_PATTERN.sub(lambda m: collapse(_inline_code(m.group(1), scope)), text)
 
     def replace(match: re.Match[str]) -> str:
-        return _value_text(scope.get_by_name(match.group(1)), take_latest_if_list)
+        return collapse(_value_text(scope.get_by_name(match.group(1)), take_latest_if_list))
 
     return VARIABLE_PATTERN.sub(replace, text)
 
@@ -113,6 +119,17 @@ def _inline_code(code: str, scope: Scope) -> str:
         return substitute(code, scope)
     text = js_json_stringify(value) if not isinstance(value, str) else value
     return text or ""
+
+
+def is_standalone_variable(text: str | None) -> bool:
+    """Whether a rich-text leaf is one `{{X}}` (or one `{{= code =}}`) and nothing else: its
+    value then keeps its line breaks (parseVariablesInRichText's isStandaloneElement)."""
+    if not text:
+        return False
+    inline = INLINE_CODE_PATTERN.fullmatch(text)
+    if inline:
+        return True
+    return len(VARIABLE_PATTERN.findall(text)) == 1 and VARIABLE_PATTERN.fullmatch(text) is not None
 
 
 def find_unique_variable(text: str | None, scope: Scope) -> Variable | None:
