@@ -117,7 +117,11 @@ class Session:
         flow_hash = flow.content_hash()
         store.put_flow(flow_hash, flow.canonical_json())
         lock = _acquire(store, sid)
-        result = engine.start(flow, now=now, seed=seed, prefilled=prefilled)
+        try:
+            result = engine.start(flow, now=now, seed=seed, prefilled=prefilled)
+        except BaseException:
+            lock.release()
+            raise
         created = format_ts(now)
         start_event = Emitted(
             type="start",
@@ -210,10 +214,14 @@ class Session:
     def answer(self, text: str) -> list[StoredEvent]:
         """Give the waiting input a reply; returns the step's events once they are durable."""
         self._check_writable()
+        if self.waiting_input is None:
+            return []  # completed: nothing waits for an answer, nothing is recorded
         now = _truncate_ms(self.clock())
         result = engine.answer(self.flow, self.record.state, text, now=now)
         events = result.events
-        if not events or events[0].type != "answer":
+        if not events:
+            return []
+        if events[0].type != "answer":
             spec = self.record.state.input
             block_id = spec.block_id if spec else None
             events = [Emitted(type="answer", data={"block_id": block_id, "text": text, "content": None, "valid": False}), *events]
@@ -224,6 +232,8 @@ class Session:
         self._check_writable()
         now = _truncate_ms(self.clock())
         result = engine.command(self.flow, self.record.state, name, now=now)
+        if not result.events:
+            return []
         return self._commit([Emitted(type="command", data={"name": name}), *result.events], result.state, now)
 
     def close(self) -> None:

@@ -201,7 +201,10 @@ def test_file(text: str, options: dict, expected: AnswerResult) -> None:
         ("15/03/2025", {"hasTime": True}, "15/03/2025 12:00"),  # chrono implies noon
         ("01/03/2025 to 05/03/2025", {"isRange": True}, "01/03/2025 to 05/03/2025"),
         ("01/03/2025 - 05/03/2025", {"isRange": True}, "01/03/2025 to 05/03/2025"),
-        ("01/03/2025 until 05/03/2025", {"isRange": True, "labels": {"separator": "until"}}, "01/03/2025 until 05/03/2025"),
+        ("01/03/2025 until 05/03/2025", {"isRange": True, "labels": {"separator": "until"}}, "01/03/2025 to 05/03/2025"),
+            ("20/03/2025", {"max": "2025-03-20"}, "20/03/2025"),
+            ("20/03/2025 18:00", {"hasTime": True, "max": "2025-03-20 17:00"}, None),
+            ("20/03/2025 16:00", {"hasTime": True, "max": "2025-03-20 17:00"}, "20/03/2025 16:00"),
         ("01/03/2025", {"isRange": True}, None),
         ("hello", {}, None),
         ("12", {}, None),

@@ -159,3 +159,13 @@ def test_completed_session_is_cached_at_once(store: Store, flow) -> None:
     assert session.status == "completed"
     assert store.get_session(session.id).status == "completed"
     session.close()
+
+
+def test_answer_after_completion_records_nothing(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=3)
+    for i in range(30):
+        session.answer(f"a{i}")
+    last = session.last_seq
+    assert session.answer("too late") == []
+    assert store.last_seq(session.id) == last
+    session.close()
