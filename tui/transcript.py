@@ -29,6 +29,15 @@ def input_hint(data: dict[str, Any]) -> str | None:
     return None
 
 
+def shown_answer(data: dict[str, Any]) -> str:
+    """An accepted answer shows as saved (Typebot relabels the bubble: email lowercased, phone in
+    E.164, a choice's value); a refused one as typed."""
+    content = data.get("content")
+    if data.get("valid", True) and isinstance(content, str) and content:
+        return content
+    return str(data.get("text", ""))
+
+
 def headless_lines(event: StoredEvent) -> list[str]:
     """The stdout lines of an event in `play`'s text mode (bot text as is, answers as `> text`)."""
     data = event.data
@@ -36,7 +45,7 @@ def headless_lines(event: StoredEvent) -> list[str]:
         text = str(data.get("text", ""))
         return text.split("\n") if text else []
     if event.type == "answer":
-        return [f"> {data.get('text', '')}"]
+        return [f"> {shown_answer(data)}"]
     if event.type == "note":
         return [f"[note: {data.get('text', '')}]"]
     if event.type == "input":
@@ -57,7 +66,7 @@ def markdown_lines(event: StoredEvent) -> list[str]:
         return [prefix + body.replace("\n", "  \n"), ""]
     if event.type == "answer":
         mark = "" if data.get("valid", True) else " _(refused)_"
-        return [f"**You:** {data.get('text', '')}{mark}", ""]
+        return [f"**You:** {shown_answer(data)}{mark}", ""]
     if event.type == "note":
         return [f"> {data.get('text', '')}", ""]
     if event.type == "command":

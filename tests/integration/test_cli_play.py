@@ -33,13 +33,13 @@ Hi! I'm Steady, a chatbot that never loses a conversation.
 Press F2 at any time to cut the network: your answers are kept and sync later.
 > Ada
 Nice to meet you, Ada!
-> ADA@Example.com
+> ada@example.com
 A few quick questions, so you can see every kind of input.
 > abc
 Please type a number between 1 and 120.
 > 36
-> example.com
-> +1 650 253 0000
+> https://example.com
+> +16502530000
 > 14/07/1990
 What do you drink while you work? Pick as many as you like.
 [choose one or more, comma-separated: Tea | Coffee | Water | Something else]

@@ -424,3 +424,19 @@ def test_retry_message_precedence() -> None:
     assert answer("number input", "x") == Fail("Nope.")
     block = Block(id="b", type="number input")
     assert validate_answer(block, "x", make_scope(), now=NOW) == Fail("Invalid message. Please, try again.")
+
+
+# --- Typebot details found by the hand-written conformance flows -----------------------------
+
+
+def test_default_invalid_message_is_variable_substituted() -> None:
+    block = Block(id="b", type="number input", options={})
+    result = validate_answer(block, "abc", make_scope(Name="Ada"), now=NOW,
+                             default_invalid_message="Sorry {{Name}}, again?")
+    assert result == Fail("Sorry Ada, again?")
+
+
+def test_dynamic_choice_items_from_json_text() -> None:
+    block = Block(id="b", type="choice input", options={"dynamicVariableId": "colors"}, items=[])
+    shown = visible_items(block, make_scope(Colors='["Red", "", "Red", 3]'))
+    assert [item.data["content"] for item in shown] == ["Red", "3"]

@@ -77,3 +77,9 @@ def test_lists() -> None:
 def test_empty_and_missing() -> None:
     assert rich_text_to_markdown([], scope()) == ""
     assert rich_text_to_plain(None, scope()) == ""
+
+
+def test_inline_variable_line_breaks_become_spaces_but_standalone_ones_stay() -> None:
+    values = Scope([Variable(id="m", name="Multi")], {"m": "one\n\ntwo"})
+    rich = [p({"text": "Got {{Multi}}."}), p({"text": "{{Multi}}"})]
+    assert rich_text_to_plain(rich, values) == "Got one two.\none\n\ntwo"
