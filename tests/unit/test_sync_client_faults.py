@@ -210,9 +210,19 @@ async def test_connect_errors_mean_offline_then_everything_drains(env: Env) -> N
     env.assert_invariant(SID_A)
 
 
-async def test_read_timeout_on_post_is_offline_and_the_batch_is_resent(env: Env) -> None:
+async def test_read_timeout_on_post_is_a_slow_link_and_the_batch_is_resent(env: Env) -> None:
+    """The upload outlasted the read timeout: bytes were flowing, so halve and stay syncing."""
     env.add(SID_A, 1, 12)
     env.transport.fail("POST", "read_timeout", times=2)
+    assert await env.client().drain(10) == 0
+    assert ConnState.OFFLINE not in env.statuses.states()
+    assert any(s.state is ConnState.SYNCING and "slow" in s.detail for s in env.statuses.seen)
+    env.assert_invariant(SID_A)
+
+
+async def test_read_timeout_on_health_is_offline(env: Env) -> None:
+    env.add(SID_A, 1, 3)
+    env.transport.fail("GET", "read_timeout", times=1)
     assert await env.client().drain(10) == 0
     assert ConnState.OFFLINE in env.statuses.states()
     env.assert_invariant(SID_A)

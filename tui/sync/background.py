@@ -89,10 +89,11 @@ class BackgroundSync:
             try:
                 future = asyncio.run_coroutine_threadsafe(self.client.drain(drain_timeout), loop)
                 future.result(timeout=drain_timeout + JOIN_TIMEOUT_S)
-            except (FutureTimeout, RuntimeError):
+            except Exception:  # noqa: BLE001 - whatever the last drain hit, the thread must stop
                 pass
-            self.client.stop()
-            thread.join(JOIN_TIMEOUT_S)
+            finally:
+                self.client.stop()
+                thread.join(JOIN_TIMEOUT_S)
         return self._left()
 
     def _left(self) -> int:

@@ -179,6 +179,8 @@ class SyncClient:
         self._registered: set[str] = set()
         self._conflicts: dict[str, str] = {}
         self._batch_limit = self.batch_size
+        self._slow_ceiling: int | None = None  # a batch size the link proved too slow for
+        self._inflight_count = 0
         self._status: SyncStatus | None = None
         self._attempts = 0
 
@@ -387,8 +389,12 @@ class SyncClient:
             delay = self._backoff.next(limit=self.heartbeat)  # so a returning server is seen within one heartbeat
             self._fail("down", f"no connection: {exc}", delay)
         except _Slow as exc:
-            self._batch_limit = max(1, self._batch_limit // 2)
-            self._fail("up", f"slow link: {exc}; batch now {self._batch_limit}", self._backoff.next())
+            # Bytes were flowing: retry soon with half of what was in flight, and do not grow back
+            # to a size the link just proved too slow for.
+            self._slow_ceiling = max(1, self._inflight_count or self._batch_limit)
+            self._batch_limit = max(1, self._slow_ceiling // 2)
+            delay = self._backoff.next(limit=self.heartbeat)
+            self._fail("up", f"slow link: {exc}; batch now {self._batch_limit}", delay)
         except _Unauthorized:
             if self._phase != "auth":
                 self._log(f"unauthorized: the server refused the token; probing every {self.auth_retry:g}s")
@@ -438,6 +444,12 @@ class SyncClient:
             if body is None:
                 raise _Offline(f"no answer within {self.total_timeout:g}s") from None
             raise _Slow(f"no complete answer within {self.total_timeout:g}s") from None
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            if body is None:
+                raise _Offline(type(exc).__name__) from None
+            # A body that takes longer than the read timeout to upload is a slow link, not a dead
+            # one: halve the batch and stay `syncing`; the heartbeat decides about offline.
+            raise _Slow(type(exc).__name__) from None
         except httpx.TransportError as exc:
             raise _Offline(type(exc).__name__) from None
         self._last_contact = self._clock()
@@ -503,12 +515,14 @@ class SyncClient:
                 return
             if batch.count == 0:
                 self._pending[sid] = 0
+                self._slow_ceiling = None  # drained: the next backlog may meet a faster link
                 return
             current, batch = batch, None
             first, last = current.first, current.last
             self._pending[sid] = max(0, self.store.last_seq(sid) - acked)
             self._publish()
             limit = self._batch_limit
+            self._inflight_count = current.count
             prefetch = asyncio.ensure_future(asyncio.to_thread(self._prepare, sid, last, limit))
             try:
                 answer = await self._request(http, "POST", f"/v1/sessions/{sid}/events", current.body)
@@ -523,7 +537,8 @@ class SyncClient:
                 if ack.acked_seq > acked:
                     self.store.set_acked_seq(sid, ack.acked_seq)
                 self._pending[sid] = max(0, self.store.last_seq(sid) - ack.acked_seq)
-                self._batch_limit = min(self.batch_size, self._batch_limit * 2)
+                ceiling = self.batch_size if self._slow_ceiling is None else self._slow_ceiling - 1
+                self._batch_limit = max(1, min(ceiling, self._batch_limit * 2))
                 self._log(f"sent {_short(sid)} {first}..{ack.acked_seq}")
                 if ack.acked_seq == last and not prefetch.cancelled() and prefetch.exception() is None:
                     batch = prefetch.result()
