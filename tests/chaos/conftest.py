@@ -1,0 +1,105 @@
+"""Fixtures of the chaos suite (the helpers they use live in helpers.py).
+
+Every server, proxy and sync client a test makes is stopped after it, bounded in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui.faultproxy import ProxyThread
+from tui.store import Store
+
+from .helpers import LOOP_FLOW, TOKENS, AppServer, Recorder, ServerProcess, chaos_seed
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int:
+    return chaos_seed(request.node.name)
+
+
+@pytest.fixture
+def loop_flow(tmp_path: Path) -> Path:
+    path = tmp_path / "loop.yaml"
+    path.write_text(LOOP_FLOW)
+    return path
+
+
+@pytest.fixture
+def app_server(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
+    made: list[AppServer] = []
+
+    def make(wrap: Callable[[Any], Any] | None = None, tokens: list[str] = TOKENS, name: str = "server.db") -> AppServer:
+        server = AppServer(tmp_path / name, tokens, wrap).start()
+        made.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.stop()
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    made: list[ServerProcess] = []
+
+    def make(name: str = "server.db") -> ServerProcess:
+        server = ServerProcess(tmp_path / name).start()
+        made.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.kill()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Callable[..., ProxyThread]]:
+    """`proxy(target_port, **faults)`: a started ProxyThread, stopped after the test."""
+    made: list[ProxyThread] = []
+
+    def make(target_port: int, **kw: Any) -> ProxyThread:
+        thread = ProxyThread("127.0.0.1", target_port, **kw).start()
+        print(f"fault proxy {thread.url} -> {target_port} seed={thread.seed}")
+        made.append(thread)
+        return thread
+
+    try:
+        yield make
+    finally:
+        for thread in made:
+            thread.stop()
+
+
+@pytest.fixture
+def background() -> Iterator[Callable[..., Any]]:
+    """`background(store, url, token, recorder, **client_options)`: a started BackgroundSync whose
+    statuses and log lines go to `recorder`; closed (bounded) after the test if still open."""
+    from tui.sync.background import BackgroundSync
+
+    made: list[BackgroundSync] = []
+
+    def make(store: Store, url: str | None, token: str | None, recorder: Recorder, **kw: Any) -> BackgroundSync:
+        sync = BackgroundSync(store, url, token, on_status=recorder, on_log=recorder.log, **kw).start()
+        made.append(sync)
+        return sync
+
+    try:
+        yield make
+    finally:
+        for sync in made:
+            try:
+                sync.close(drain_timeout=0.2)
+            except Exception:  # a failed test closed the store first: just stop the thread
+                sync.client.stop()
+                thread = getattr(sync, "_thread", None)
+                if thread is not None:
+                    thread.join(5)
