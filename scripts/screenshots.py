@@ -41,10 +41,26 @@ TOKEN = "screenshots-token"
 TO_THE_CHOICE = ["Ada", "ada@example.com", "36", "https://example.com", "+44 20 7946 0958", "1990-07-14"]
 
 
+def for_cairosvg(svg: str) -> str:
+    """The SVG as cairosvg can draw it: a monospace font it can find.
+
+    cairosvg takes only the first family of `font-family: Fira Code, monospace`; without Fira
+    Code installed, fontconfig falls back to a proportional font, so every run of text gets
+    narrower than its cell grid and bold words look followed by odd gaps. Asking for the
+    generic `monospace` family (DejaVu Sans Mono on most Linux machines), spaced to the cell
+    width, keeps the grid.
+    The SVG itself keeps Fira Code with the web-font fallback, for browsers.
+    """
+    # DejaVu Sans Mono advances 0.602 em (12.04 px at 20 px); the grid is 12.2 px a cell.
+    return svg.replace(
+        "font-family: Fira Code, monospace;", "font-family: monospace;\n        letter-spacing: 0.16px;"
+    )
+
+
 def save(app: SteadyChatApp, out: Path, name: str) -> None:
     svg = app.export_screenshot(title="SteadyChat")
     (out / f"{name}.svg").write_text(svg, encoding="utf-8")
-    cairosvg.svg2png(bytestring=svg.encode(), write_to=str(out / f"{name}.png"))
+    cairosvg.svg2png(bytestring=for_cairosvg(svg).encode(), write_to=str(out / f"{name}.png"))
     print(f"wrote {out / name}.svg and .png")
 
 

@@ -176,7 +176,9 @@ async def test_engine_retry_shown_inline(make_app, flow_file) -> None:  # type: 
         assert any("500" in t and "refused" in t for t in bubble_texts(app))
         assert app.session.waiting_input is not None and app.session.waiting_input.kind == "number"
         await wait_for(pilot, lambda: isinstance(app.focused, Input))
-        await pilot.press(*"30", "enter")
+        # the refused answer is back in the field, to be corrected rather than retyped
+        assert app.focused.value == "500"
+        await pilot.press("ctrl+u", *"30", "enter")
         await wait_for(pilot, lambda: app.session.status == "completed")
 
 

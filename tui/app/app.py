@@ -346,8 +346,10 @@ class SteadyChatApp(App[None]):
             self._demo_note(self.settings.demo.toggle_flaky())
 
     def _demo_note(self, text: str) -> None:
+        """Say what F2/F3 did: in the sync log, or as a toast when the log is hidden."""
         self._log_from_client(text)
-        self.notify(text, timeout=3, markup=False)
+        if not self.sync_log_visible:
+            self.notify(text, timeout=3, markup=False)
 
     def action_toggle_sync_log(self) -> None:
         self.sync_log_visible = not self.sync_log_visible

@@ -46,6 +46,14 @@ def retry_text(events: list[StoredEvent]) -> str:
     return ""
 
 
+def refused_text(events: list[StoredEvent]) -> str:
+    """The answer the engine refused in a step (to put back in the field), if it refused one."""
+    for event in reversed(events):
+        if event.type == "answer":
+            return str(event.data.get("text") or "") if event.data.get("valid", True) is False else ""
+    return ""
+
+
 class ChatScreen(Screen[None]):
     """One conversation."""
 
@@ -83,16 +91,20 @@ class ChatScreen(Screen[None]):
         self.session = session
         self.query_one(TopBar).title = session_title(session)
         await self.transcript.show(session.page_before, session.last_seq)
-        error = retry_text(session.latest_turn()) if session.waiting_input else ""
-        self._show_input(error)
+        # A refused answer's turn is short (answer, retry message, input): the last few events hold it.
+        recent = session.page_before(session.last_seq + 1, 10) if session.waiting_input else []
+        self._show_input(recent)
 
-    def _show_input(self, error: str = "") -> None:
+    def _show_input(self, events: list[StoredEvent] | None = None) -> None:
+        """Show the input the session waits at; after a refused answer, the retry and that answer."""
         session = self.session
+        error = retry_text(events) if events else ""
         self.answer_area.set_input(
             session.waiting_input,
             completed=session.status != "active",
             read_only=session.read_only,
             error=error,
+            draft=refused_text(events) if error and events else "",
         )
 
     async def on_answer_area_submitted(self, event: AnswerArea.Submitted) -> None:
@@ -115,7 +127,7 @@ class ChatScreen(Screen[None]):
             self.run_worker(self._reveal(events, delay), group="reveal")
         else:
             self.transcript.add_events(events)
-            self._show_input(retry_text(events))
+            self._show_input(events)
 
     async def _reveal(self, events: list[StoredEvent], delay: float) -> None:
         """Show a committed step's bot messages one by one, like someone typing."""
@@ -125,7 +137,7 @@ class ChatScreen(Screen[None]):
             elif event.type == "wait":
                 await asyncio.sleep(min(float(event.data.get("seconds") or 0), MAX_WAIT_S))
             self.transcript.add_events([event])
-        self._show_input(retry_text(events))
+        self._show_input(events)
 
     def on_screen_resume(self, _event: Any) -> None:
         self.answer_area.focus_input()

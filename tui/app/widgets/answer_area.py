@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -80,19 +81,49 @@ def check_answer(spec: InputSpec, text: str) -> str | None:
     return None
 
 
+HTML_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def plain_text(text: str) -> str:
+    """Typebot labels may hold HTML (`<strong>Click to upload</strong><br>`): tags out, one line."""
+    return " ".join(HTML_TAG_RE.sub(" ", text).split())
+
+
 def placeholder_for(spec: InputSpec) -> str:
-    if spec.placeholder:
-        return spec.placeholder
+    raw = spec.placeholder or ""
+    # A file is answered with a URL here: Typebot's HTML "click to upload or drag and drop" would mislead.
+    if spec.kind == "file" and "<" in raw:
+        return PLACEHOLDERS["file"]
+    placeholder = plain_text(raw)
+    if placeholder:
+        return placeholder
     if spec.kind == "date":
         base = "YYYY-MM-DD HH:MM" if spec.has_time else "YYYY-MM-DD"
         return f"{base} to {base}" if spec.is_range else base
     return PLACEHOLDERS.get(spec.kind, "Type your answer…")
 
 
-def choice_prompt(index: int, choice: Choice) -> str:
-    label = f"{index}. {choice.label}" if index <= 9 else f"   {choice.label}"
-    extras = [x for x in (choice.description, choice.picture) if x]
-    return label + "".join(f"\n     {extra}" for extra in extras)
+SHORT_URL = 60
+"""A picture's URL in a choice is cut to this many characters (the whole URL stays a link)."""
+
+
+def short_url(url: str, limit: int = SHORT_URL) -> str:
+    """`https://images.example.com/photo-1?crop=…` → `images.example.com/photo-1…`, one line."""
+    bare = url.split("://", 1)[-1].split("?", 1)[0].rstrip("/")
+    return bare if len(bare) <= limit else bare[: limit - 1] + "…"
+
+
+def choice_prompt(index: int, choice: Choice) -> Text:
+    """A choice's label, numbered 1-9; a card's description and picture on short dim lines."""
+    prompt = Text(f"{index}. " if index <= 9 else "   ")
+    prompt.append(choice.label)
+    if choice.description:
+        prompt.append("\n     ")
+        prompt.append(plain_text(choice.description), style="dim")
+    if choice.picture:
+        prompt.append("\n     ")
+        prompt.append(f"↗ {short_url(choice.picture)}", style=f"dim link {choice.picture}")
+    return prompt
 
 
 class ChoiceList(OptionList):
@@ -106,6 +137,19 @@ class ChoiceList(OptionList):
                 event.prevent_default()
                 self.highlighted = index
                 self.action_select()
+
+
+class MultiChoiceList(SelectionList[str]):
+    """Multiple choice: Space toggles the highlighted option, a digit 1-9 toggles that option."""
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.character in "123456789":
+            index = int(event.character) - 1
+            if index < self.option_count:
+                event.stop()
+                event.prevent_default()
+                self.highlighted = index
+                self.toggle(self.get_option_at_index(index))
 
 
 class RatingRow(Horizontal):
@@ -155,6 +199,7 @@ class AnswerArea(Vertical):
         self.typing = False
         self.read_only = False
         self.error = ""
+        self.draft = ""
         self.cursor_blink = cursor_blink
 
     # ------------------------------------------------------------ attributes down
@@ -166,9 +211,15 @@ class AnswerArea(Vertical):
         read_only: bool = False,
         error: str = "",
         typing: bool = False,
+        draft: str = "",
     ) -> None:
-        """Show the input for `spec` (a fresh widget, empty), with an optional retry message."""
+        """Show the input for `spec` (a fresh widget), with an optional retry message.
+
+        `draft` is put back in the field: the answer the engine just refused, so the user
+        corrects it rather than typing it again.
+        """
         self.spec = spec
+        self.draft = draft
         self.typing = typing
         self.completed = completed
         self.read_only = read_only
@@ -234,8 +285,8 @@ class AnswerArea(Vertical):
         kind = spec.kind
         if kind in CHOICE_KINDS and spec.choices:
             if spec.multiple:
-                yield Static("Space toggles · ctrl+j or the button sends", classes="hint")
-                yield SelectionList[str](
+                yield Static("Space or a number toggles · ctrl+j or the button sends", classes="hint")
+                yield MultiChoiceList(
                     *[(choice_prompt(i, c), c.label) for i, c in enumerate(spec.choices, 1)], id="answer"
                 )
                 yield Button(spec.button or "Send", id="send-button", compact=True, variant="primary")
@@ -260,10 +311,17 @@ class AnswerArea(Vertical):
             return
         if kind == "text" and spec.long:
             yield Static("ctrl+j sends · Enter adds a line", classes="hint")
-            area = TextArea(id="answer", soft_wrap=True, show_line_numbers=False)
+            area = TextArea(
+                self.draft or spec.prefill or "",
+                id="answer",
+                soft_wrap=True,
+                show_line_numbers=False,
+                compact=True,
+                placeholder=placeholder_for(spec),
+            )
             area.cursor_blink = self.cursor_blink
-            if spec.prefill:
-                area.text = spec.prefill
+            if self.draft:
+                area.move_cursor(area.document.end)
             yield area
             return
         if kind in TEXT_KINDS:
@@ -272,9 +330,12 @@ class AnswerArea(Vertical):
             with Horizontal(id="answer-row"):
                 yield Static("›", id="answer-prompt")
                 field = Input(
-                    value=spec.prefill or "",
+                    value=self.draft or spec.prefill or "",
                     placeholder=placeholder_for(spec),
                     id="answer",
+                    # a prefilled value (the variable's current one) is replaced by typing; a kept
+                    # draft (the refused answer) is corrected in place, not lost to the next key
+                    select_on_focus=not self.draft,
                 )
                 field.cursor_blink = self.cursor_blink
                 yield field

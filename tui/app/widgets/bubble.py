@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
 from tui.steps import StoredEvent
+from tui.transcript import shown_answer
 
 MEDIA_GLYPHS = {"image": "🖼", "video": "▶", "audio": "♪", "embed": "⧉", "link": "↗"}
 
@@ -85,7 +86,8 @@ def bubble_for(event: StoredEvent) -> Widget | None:
         if kind != "text" or (data.get("url") and not text):
             url = str(data.get("url") or text)
             label = Text.assemble(f"{MEDIA_GLYPHS.get(kind, '↗')} {kind}  ", (url, f"link {url}" if url else ""))
-            if text and text != url:
+            # The engine's text for media is often "[image: URL]" (what `play` prints): the URL once is enough.
+            if text and url not in text:
                 label.append(f"\n{text}")
             return MediaBubble(label, seq=seq)
         if data.get("retry"):
@@ -95,7 +97,7 @@ def bubble_for(event: StoredEvent) -> Widget | None:
             return BotMarkdown(markdown, seq=seq)
         return BotBubble(text, seq=seq)
     if event.type == "answer":
-        text = str(data.get("text", ""))
+        text = shown_answer(data)  # as saved, like Typebot relabels it; a refusal as typed
         if data.get("valid", True) is False:
             return UserRow(UserBubble(f"{text or '(empty)'}  ✗ refused", seq=seq, classes="-refused"))
         return UserRow(UserBubble(text or "(skipped)", seq=seq))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -16,8 +17,26 @@ from tui.app.widgets.connection_indicator import ConnectionIndicator
 from tui.sync.status import SyncStatus
 
 
+APP_NAME = "SteadyChat"
+
+
+def brand_is_redundant(title: str) -> bool:
+    """Whether the title already starts with the app's name ("SteadyChat demo · …")."""
+    return title.casefold().startswith(APP_NAME.casefold())
+
+
+def title_text(title: str) -> Text:
+    """The title with its first part (the flow's name) in bold; never parsed as markup."""
+    name, sep, rest = title.partition(" · ")
+    return Text.assemble((name, "bold"), sep + rest)
+
+
 class TopBar(Horizontal):
-    """One line: `SteadyChat · <flow> · <session>` and the connection indicator."""
+    """One line: `SteadyChat › <flow> · <session>` and the connection indicator.
+
+    The app's name is left out when the title already starts with it, so the demo flow
+    ("SteadyChat demo") does not read "SteadyChat SteadyChat demo".
+    """
 
     title: reactive[str] = reactive("", init=False)
 
@@ -30,11 +49,14 @@ class TopBar(Horizontal):
         self._monotonic = monotonic
 
     def compose(self) -> ComposeResult:
-        yield Static("SteadyChat", id="app-name")
-        yield Static(self.title, id="flow-title", markup=False)
+        brand = Static(f"{APP_NAME} ›", id="app-name", markup=False)
+        brand.display = not brand_is_redundant(self.title)
+        yield brand
+        yield Static(title_text(self.title), id="flow-title", markup=False)
         # The app's status now, not at construction: a status may arrive in between.
         status = getattr(self.app, "sync_status", self._status)
         yield ConnectionIndicator(status, monotonic=self._monotonic, id="indicator")
 
     def watch_title(self, title: str) -> None:
-        self.query_one("#flow-title", Static).update(title)
+        self.query_one("#flow-title", Static).update(title_text(title))
+        self.query_one("#app-name", Static).display = not brand_is_redundant(title)

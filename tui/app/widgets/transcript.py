@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
@@ -28,7 +29,7 @@ class Transcript(VerticalScroll, can_focus=True):
     """Bubbles of committed events, newest at the bottom; earlier pages load on reaching the top."""
 
     BINDINGS = [
-        ("home", "load_earlier", "Earlier"),
+        Binding("home", "load_earlier", "Earlier", id="load_earlier", tooltip="Load earlier messages"),
     ]
 
     def __init__(self, *, page_size: int = PAGE_SIZE, id: str | None = None) -> None:
@@ -42,6 +43,11 @@ class Transcript(VerticalScroll, can_focus=True):
     @property
     def has_earlier(self) -> bool:
         return self.first_seq > 1
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "load_earlier":
+            return self.has_earlier  # hidden from the footer once everything is loaded
+        return True
 
     async def show(self, source: PageSource, last_seq: int) -> None:
         """Show a session: its latest page now, earlier pages on demand."""
@@ -62,6 +68,7 @@ class Transcript(VerticalScroll, can_focus=True):
             widgets.insert(0, self._marker())
         await self.mount_all(widgets)
         self.anchor()
+        self.refresh_bindings()
 
     def add_events(self, events: Iterable[StoredEvent]) -> list[Widget]:
         """Append just-committed events; returns the widgets mounted."""
@@ -111,6 +118,7 @@ class Transcript(VerticalScroll, can_focus=True):
             self.call_after_refresh(self._keep_place, old_height, old_y)
         finally:
             self._loading = False
+            self.refresh_bindings()
 
     def _keep_place(self, old_height: int, old_y: float) -> None:
         grown = self.virtual_size.height - old_height
