@@ -227,6 +227,21 @@ class Session:
             events = [Emitted(type="answer", data={"block_id": block_id, "text": text, "content": None, "valid": False}), *events]
         return self._commit(events, result.state, now)
 
+    def refusal(self, text: str) -> str | None:
+        """The retry message the flow would answer `text` with, without recording anything.
+
+        Lets a UI validate before sending with the flow's own rules and messages (the engine is
+        pure, so this dry run costs microseconds). None when the answer would be accepted, or
+        when a refusal would lead somewhere else (a Typebot `invalidReply` event).
+        """
+        if self.waiting_input is None:
+            return None
+        result = engine.answer(self.flow, self.record.state, text, now=_truncate_ms(self.clock()))
+        if not result.events or result.events[0].type == "answer":
+            return None
+        retries = [e for e in result.events if e.type == "message" and e.data.get("retry")]
+        return str(retries[0].data.get("text", "")) if retries else None
+
     def command(self, name: str) -> list[StoredEvent]:
         """Trigger a command event of the flow (Typebot command events, as slash commands)."""
         self._check_writable()

@@ -48,26 +48,30 @@ async def test_top_bar_names_the_app_before_another_flow(make_app, flow_file) ->
 
 
 async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    # The engine refused "notaurl" and the next input came up empty: the text was lost.
+    # The flow's own rule refuses "notaurl" before anything is sent: its retry message shows
+    # inline, the typed text stays, nothing is recorded.
     app = make_app(flow_file("""
         name: U
         groups:
           Start:
             - ask: site
               type: url
+              retry: That is not a web address.
             - say: ok
     """))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
+        before = app.session.last_seq
         await pilot.press(*"notaurl", "enter")
-        await wait_for(pilot, lambda: any("refused" in t for t in bubble_texts(app)))
-        await wait_for(pilot, lambda: isinstance(app.focused, Input) and app.focused.value == "notaurl")
-        assert answer_area(app).query_one("#answer-error").display
+        await wait_for(pilot, lambda: answer_area(app).query_one("#answer-error").display)
+        assert "That is not a web address." in str(answer_area(app).query_one("#answer-error").render())
+        assert isinstance(app.focused, Input) and app.focused.value == "notaurl"
+        assert app.session.last_seq == before, "a refusal checked before sending records nothing"
         # the kept text is edited in place, not replaced by the next key (no select-on-focus)
         await pilot.press("home", *"https://", "end", *".org", "enter")
         await wait_for(pilot, lambda: app.session.status == "completed")
         answers = [e.data["text"] for e in app.session.events() if e.type == "answer"]
-        assert answers == ["notaurl", "https://notaurl.org"]
+        assert answers == ["https://notaurl.org"]
 
 
 async def test_resume_after_refusal_puts_the_answer_back(store, flow_file) -> None:  # type: ignore[no-untyped-def]

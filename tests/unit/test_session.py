@@ -169,3 +169,16 @@ def test_answer_after_completion_records_nothing(store: Store, flow) -> None:
     assert session.answer("too late") == []
     assert store.last_seq(session.id) == last
     session.close()
+
+
+def test_refusal_is_a_dry_run_with_the_flows_own_message(store: Store, tmp_path: Path) -> None:
+    flow = flow_from_text(
+        "name: N\ngroups:\n  A:\n    - ask: age\n      type: number\n      max: 10\n      retry: Ten at most.\n",
+        path="n.yaml",
+    )
+    session = Session.start(store, flow, clock=Clock(), seed=1)
+    before = session.last_seq
+    assert session.refusal("99") == "Ten at most."
+    assert session.refusal("7") is None
+    assert store.last_seq(session.id) == before
+    session.close()

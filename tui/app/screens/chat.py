@@ -113,6 +113,10 @@ class ChatScreen(Screen[None]):
         if session.waiting_input is None or session.read_only:
             return
         try:
+            problem = session.refusal(event.text)
+            if problem is not None:
+                event.area.show_error(problem)  # the flow's own retry message; the text stays
+                return
             events = session.answer(event.text)
         except SteadyChatError as exc:
             event.area.show_error(f"Not saved: {exc}")

@@ -26,9 +26,6 @@ from tui.steps import Choice, InputSpec
 CHOICE_KINDS = ("choice", "picture choice", "cards")
 TEXT_KINDS = ("text", "number", "email", "url", "phone", "date", "time", "file")
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+?[\d\s().-]{3,}$")
-TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?(\s?[AaPp][Mm])?$")
 
 PLACEHOLDERS = {
     "text": "Type your answer…",
@@ -55,30 +52,14 @@ KIND_LABELS = {
 
 
 def check_answer(spec: InputSpec, text: str) -> str | None:
-    """A light client-side check before sending: an error message, or None if it may go."""
-    value = text.strip()
-    if not value:
-        if spec.kind == "file" and not spec.required:
-            return None
-        return "Please type an answer first." if spec.kind != "file" else "Paste a URL (this file is required)."
-    if spec.kind == "number":
-        try:
-            number = float(value.replace(",", "."))
-        except ValueError:
-            return f"{text!r} is not a number."
-        if isinstance(spec.min, (int, float)) and number < spec.min:
-            return f"The smallest accepted number is {spec.min:g}."
-        if isinstance(spec.max, (int, float)) and number > spec.max:
-            return f"The largest accepted number is {spec.max:g}."
-    elif spec.kind == "email" and not EMAIL_RE.match(value):
-        return "That does not look like an email address (name@example.com)."
-    elif spec.kind == "phone" and not PHONE_RE.match(value):
-        return "That does not look like a phone number."
-    elif spec.kind in ("url", "file") and " " in value:
-        return "A URL has no spaces."
-    elif spec.kind == "time" and not TIME_RE.match(value):
-        return "Type a time such as 14:30."
-    return None
+    """Only what no flow accepts: an empty answer (a file that is not required may be skipped).
+
+    Everything else is checked by the flow's own rules before sending (`Session.refusal`), so
+    the TUI never refuses what the flow accepts nor words a retry differently.
+    """
+    if text.strip() or (spec.kind == "file" and not spec.required):
+        return None
+    return "Please type an answer first." if spec.kind != "file" else "Paste a URL (this file is required)."
 
 
 HTML_TAG_RE = re.compile(r"<[^>]*>")
