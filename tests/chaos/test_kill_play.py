@@ -108,9 +108,11 @@ def test_sigkill_at_random_moments_loses_nothing_shown(tmp_path: Path) -> None:
         position = {text: index for index, text in enumerate(sent)}
         assert all(text in position for text in stored)
         assert [position[t] for t in stored] == sorted(position[t] for t in stored), "answers reordered"
-        missing = [text for text in printed_answers if text not in set(stored)]
+        stored_set = set(stored)
+        missing = [text for text in printed_answers if text not in stored_set]
         assert not missing, f"printed but not stored: {missing[:3]} (seed {seed}, trial {trial})"
         shown_messages = [line for line in printed if line.startswith("Tell me")]
-        assert all(line in set(messages) for line in shown_messages)
+        message_set = set(messages)
+        assert all(line in message_set for line in shown_messages)
         assert count == len(stored), "the flow's state matches the answers it stored"
     assert len(printed_answers) > TRIALS, "the kills must land while answers are flowing"
