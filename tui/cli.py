@@ -246,11 +246,12 @@ def server(host: str, port: int, db_path: Path | None, tokens: tuple[str, ...]) 
 
 @main.command()
 @click.option("--timeout", default=30.0, show_default=True, type=float, help="Give up after this many seconds.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the sync log (batches sent, acked, retried) on stderr.")
 @store_option
 @server_option
 @token_option
 @reports_errors
-def sync(timeout: float, store_path: Path | None, server: str | None, token: str | None) -> None:
+def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | None, token: str | None) -> None:
     """Deliver every queued step; exit 0 when all are acknowledged, else 1 with the count left."""
     from tui.sync.background import sync_all
 
@@ -259,7 +260,8 @@ def sync(timeout: float, store_path: Path | None, server: str | None, token: str
     _check_server(server, token)
     store = _open_store(store_path)
     try:
-        left = sync_all(store, server, token or "", timeout)
+        on_log = (lambda line: click.echo(f"sync: {line}", err=True)) if verbose else None
+        left = sync_all(store, server, token or "", timeout, on_log=on_log)
     finally:
         store.close()
     if left:

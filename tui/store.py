@@ -244,7 +244,7 @@ class Store:
 
     def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Events with seq > after, ascending; at most `limit`."""
-        sql = f'SELECT value FROM "events" WHERE key > ? AND key < ? ORDER BY key'
+        sql = 'SELECT value FROM "events" WHERE key > ? AND key < ? ORDER BY key'
         args: tuple[Any, ...] = (event_key(session_id, after), f"{session_id};")
         if limit is not None:
             sql += " LIMIT ?"

@@ -50,7 +50,7 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     made: list[ServerProcess] = []
 
     def make(name: str = "server.db") -> ServerProcess:
-        server = ServerProcess(tmp_path / name).start()
+        server = ServerProcess(tmp_path / name, TOKENS).start()
         made.append(server)
         return server
 

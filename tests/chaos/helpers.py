@@ -11,10 +11,6 @@ import asyncio
 import json
 import os
 import random
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +23,7 @@ import uvicorn
 from tui.flow.loader import load_flow
 from tui.server.app import create_app
 from tui.session import Session
+from tests.servers import ServerProcess  # noqa: F401 - re-exported for the chaos fixtures
 from tui.store import Store
 from tui.sync.status import SyncStatus
 
@@ -169,63 +166,6 @@ class AppServer:
             self._server.should_exit = True
             self._thread.join(10)
         self._server = self._thread = None
-
-
-class ServerProcess:
-    """`python -m tui.server.run` as a real child process, so it can be SIGKILLed."""
-
-    LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
-
-    def __init__(self, db_path: Path, tokens: list[str] = TOKENS) -> None:
-        self.db_path = db_path
-        self.tokens = list(tokens)
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> ServerProcess:
-        args = [sys.executable, "-m", "tui.server.run", "--host", "127.0.0.1", "--port", str(self.port),
-                "--db", str(self.db_path)]
-        for token in self.tokens:
-            args += ["--token", token]
-        proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.proc = proc
-        found: list[int] = []
-        ready = threading.Event()
-
-        def read() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:  # ends when the process exits
-                match = self.LISTENING.search(line)
-                if match and not found:
-                    found.append(int(match.group(1)))
-                    ready.set()
-            ready.set()
-
-        self._reader = threading.Thread(target=read, daemon=True)
-        self._reader.start()
-        if not ready.wait(timeout) or not found:
-            self.kill()
-            raise RuntimeError("server process did not start")
-        self.port = found[0]
-        return self
-
-    def kill(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(15)
-        if self._reader is not None:
-            self._reader.join(5)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 # --------------------------------------------------------------------------- a scripting ASGI wrapper

@@ -129,7 +129,7 @@ def test_sigkill_a_syncing_client_then_sync_delivers_exactly_once(
         px.set_mode(FaultMode.PASS)
         px.configure(delay=0.0)
         done = subprocess.run([sys.executable, "-m", "tui", "sync", "--store", str(store_path), "--server",
-                               px.url, "--token", TOKEN_A, "--timeout", "20"],
+                               px.url, "--token", TOKEN_A, "--timeout", "20", "--verbose"],
                               cwd=REPO, capture_output=True, text=True, env=env, timeout=40)
         assert done.returncode == 0, f"trial {trial} ({kind}, seed {seed}): {done.stderr}"
         assert "all steps synced" in done.stderr

@@ -18,22 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.helpers import LOOP_FLOW
 from tui.session import Session
 from tui.store import Store
 
 pytestmark = pytest.mark.chaos
 
-LOOP_FLOW = """
-name: Loop
-id: loop
-variables: {count: "0"}
-groups:
-  Ask:
-    - say: "Tell me something ({{count}})"
-    - ask: thing
-    - set: {count: "{{count}} + 1"}
-    - goto: Ask
-"""
 
 TRIALS = int(os.environ.get("STEADYCHAT_KILL_TRIALS", "30"))
 
