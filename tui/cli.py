@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -304,8 +304,3 @@ def demo(flow_path: Path | None, server_db: Path | None, new: bool, store_path: 
 
     launch_demo(flow_path, store_path=_store_path(store_path), server_db=server_db, new=new)
 
-
-def iter_lines(stream: TextIO) -> Iterator[str]:
-    """Answer lines without their newline, read lazily so stdin answers flow as typed."""
-    for line in stream:
-        yield line.rstrip("\r\n")

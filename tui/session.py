@@ -13,7 +13,6 @@ randomness comes from the session seed).
 from __future__ import annotations
 
 import fcntl
-import os
 import secrets
 import uuid
 from collections.abc import Callable
@@ -339,7 +338,3 @@ def latest_active_session(store: Store, flow_id: str) -> SessionRecord | None:
     """The newest active session on a flow: what `run`/`play` resume by default."""
     candidates = [r for r in store.sessions() if r.flow_id == flow_id and r.status == "active"]
     return max(candidates, key=lambda r: r.created_at, default=None)
-
-
-def describe_pid() -> str:
-    return f"pid {os.getpid()}"

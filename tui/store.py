@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -431,8 +431,3 @@ def _store_error(path: Path, exc: BaseException) -> StoreError:
         hint = f"cannot be used ({exc})"
     return StoreError(f"{path}: store {hint}")
 
-
-def iter_event_dicts(events: Iterable[StoredEvent]) -> Iterable[dict[str, Any]]:
-    """The JSON objects of events, as `export` and the wire share them."""
-    for event in events:
-        yield event.model_dump(mode="json")
