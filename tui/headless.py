@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tui.errors import UsageError
 from tui.flow.loader import load_flow
@@ -18,6 +18,10 @@ from tui.session import Session, latest_active_session
 from tui.steps import StoredEvent
 from tui.store import Store
 from tui.transcript import headless_lines
+
+if TYPE_CHECKING:
+    from tui.sync.background import BackgroundSync
+    from tui.sync.status import SyncStatus
 
 
 class Printer:
@@ -122,19 +126,17 @@ def play_flow(
         store.close()
 
 
-def _start_sync(store: Store, server: str, token: str, session: Session, err: TextIO):  # type: ignore[no-untyped-def]
+def _start_sync(store: Store, server: str, token: str, session: Session, err: TextIO) -> BackgroundSync:
     """Sync in the background; status changes go to stderr, one line each."""
-    from tui.sync.background import BackgroundSync
+    from tui.sync.background import BackgroundSync  # loaded only when a server is given
 
-    last_words: list[str] = []
+    last_state: list[object] = [None]
 
-    def on_status(status) -> None:  # type: ignore[no-untyped-def]
-        words = status.words()
-        if words.split(" · ")[0] != (last_words[-1].split(" · ")[0] if last_words else None):
-            err.write(f"sync: {words}\n")
+    def on_status(status: SyncStatus) -> None:
+        if status.state != last_state[0]:  # one line per state change, not per count
+            last_state[0] = status.state
+            err.write(f"sync: {status.words()}\n")
             err.flush()
-        last_words.append(words)
-        del last_words[:-1]
 
     background = BackgroundSync(store, server, token, on_status=on_status)
     background.start()
