@@ -12,13 +12,13 @@ Reference: ../shared/typebot-format.md (§1 versions and migration, §3-§6 shap
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui.errors import FlowError, UnsupportedFlowError
-from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable, VariableValue
+from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable
+from tui.rules.variables import safe_stringify
 
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
 PRE_V6_VERSIONS = frozenset({"3", "4", "5"})
@@ -334,35 +334,9 @@ def _variable(raw: object, where: str, path: str) -> Variable:
     return Variable(
         id=_required_id(raw, where, "variable", path),
         name=name,
-        value=_safe_stringify(raw.get("value")),
+        value=safe_stringify(raw.get("value")),
         is_session_variable=raw.get("isSessionVariable") is True,
     )
-
-
-def _safe_stringify(value: object) -> VariableValue:
-    """Typebot's safeStringify: text stays, null stays, lists element-wise, the rest → JSON text."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return [v if v is None or isinstance(v, str) else _js_json(v) for v in value]
-    return _js_json(value)
-
-
-def _js_json(value: object) -> str:
-    """JSON.stringify's text: compact, integral floats without `.0`, NaN/Infinity as null."""
-    return json.dumps(_js_numbers(value), separators=(",", ":"), ensure_ascii=False)
-
-
-def _js_numbers(value: Any) -> Any:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return int(value) if value.is_integer() else value
-    if isinstance(value, list):
-        return [_js_numbers(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _js_numbers(v) for k, v in value.items()}
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
