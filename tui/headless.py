@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from tui.errors import UsageError
+from tui.errors import SessionBusyError, UsageError
 from tui.flow.loader import load_flow
 from tui.session import Session, latest_active_session
 from tui.steps import StoredEvent
@@ -42,15 +42,22 @@ class Printer:
 
 
 def open_session(
-    store: Store, flow_path: Path, *, new: bool, session_id: str | None, err: TextIO
+    store: Store,
+    flow_path: Path,
+    *,
+    new: bool,
+    session_id: str | None,
+    err: TextIO,
+    read_only_if_busy: bool = False,
 ) -> tuple[Session, bool]:
     """The session to drive: `--session`, else the flow's latest active one, else a new one.
 
-    Returns (session, resumed).
+    A session another process drives raises SessionBusyError, or with `read_only_if_busy` (the
+    TUI) opens read-only with a line on `err`. Returns (session, resumed).
     """
     flow = load_flow(flow_path)
     if session_id:
-        session = Session.resume(store, session_id)
+        session = _resume(store, session_id, err, read_only_if_busy)
         if session.flow.id != flow.id:
             session.close()
             raise UsageError(
@@ -61,10 +68,23 @@ def open_session(
     if not new:
         record = latest_active_session(store, flow.id)
         if record is not None:
-            session = Session.resume(store, record.id)
+            session = _resume(store, record.id, err, read_only_if_busy)
             _warn_if_changed(session, flow.content_hash(), flow_path, err)
             return session, True
     return Session.start(store, flow), False
+
+
+def _resume(store: Store, session_id: str, err: TextIO, read_only_if_busy: bool) -> Session:
+    try:
+        return Session.resume(store, session_id)
+    except SessionBusyError:
+        if not read_only_if_busy:
+            raise
+    err.write(
+        f"Session {session_id[:8]} is open in another SteadyChat process: shown read-only. "
+        "ctrl+n starts a new one (or run with --new).\n"
+    )
+    return Session.resume(store, session_id, read_only=True)
 
 
 def _warn_if_changed(session: Session, file_hash: str, flow_path: Path, err: TextIO) -> None:

@@ -108,3 +108,24 @@ async def test_lazy_transcript_mounts_one_page(store, flow_file) -> None:  # typ
             await wait_for(pilot, lambda: "echo last" in bubble_texts(app))
     finally:
         app.session.close()
+
+
+def test_a_session_driven_elsewhere_opens_read_only_with_a_notice(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+    from tui.app.launch import _open
+    from tui.flow.loader import load_flow
+    from tui.session import Session
+
+    path = flow_file("""
+        name: Busy
+        groups:
+          A:
+            - ask: name
+    """)
+    driver = Session.start(store, load_flow(path))  # holds the session's lock, like another process
+    try:
+        session, notices = _open(store, path, new=False, session_id=None)
+        assert session.id == driver.id and session.read_only
+        assert any("shown read-only" in line for line in notices)
+        session.close()
+    finally:
+        driver.close()

@@ -16,11 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tui.errors import SessionBusyError
-from tui.flow.loader import load_flow
 from tui.headless import open_session
 from tui.paths import bundled_flows_dir, default_server_db_path
-from tui.session import Session, latest_active_session
+from tui.session import Session
 from tui.store import Store
 from tui.sync.status import SyncStatus
 
@@ -31,20 +29,9 @@ STOP_TIMEOUT_S = 3.0
 def _open(store: Store, flow_path: Path, *, new: bool, session_id: str | None) -> tuple[Session, list[str]]:
     """The session to show and the notices to toast (flow changed, opened read-only)."""
     err = io.StringIO()
-    try:
-        session, _resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err)
-    except SessionBusyError:
-        sid = session_id
-        if sid is None:
-            record = latest_active_session(store, load_flow(flow_path).id)
-            if record is None:
-                raise
-            sid = record.id
-        session = Session.resume(store, sid, read_only=True)
-        err.write(
-            f"Session {sid[:8]} is open in another SteadyChat process: shown read-only. "
-            "ctrl+n starts a new one (or run with --new).\n"
-        )
+    session, _resumed = open_session(
+        store, flow_path, new=new, session_id=session_id, err=err, read_only_if_busy=True
+    )
     notices = [line.removeprefix("steadychat: ") for line in err.getvalue().splitlines() if line.strip()]
     return session, notices
 
