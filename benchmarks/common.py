@@ -73,8 +73,14 @@ def answer_text(i: int) -> str:
     return f"answer number {i}: the quick brown fox jumps over the lazy dog"
 
 
-def build_session(store_path: Path, flow: Any, steps: int, *, until_events: int | None = None,
-                  progress: Callable[[str], None] | None = None) -> tuple[str, int]:
+def build_session(
+    store_path: Path,
+    flow: Any,
+    steps: int,
+    *,
+    until_events: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, int]:
     """Start a real session and answer `steps` times (or until `until_events` events exist).
 
     The session is closed normally (cache written, lock released). Returns (sid, last_seq).
@@ -146,7 +152,7 @@ def ratio(a: float, b: float) -> float:
 
 def store_pragmas(store: Any) -> tuple[str, int]:
     """The journal mode and synchronous level the store's own connection really uses."""
-    conn = store._conn  # noqa: SLF001 - benchmarks mirror the store's settings in the baselines
+    conn = store._conn
     mode = conn.select_one("PRAGMA journal_mode")[0]
     sync = conn.select_one("PRAGMA synchronous")[0]
     return str(mode), int(sync)

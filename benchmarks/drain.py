@@ -87,7 +87,19 @@ def drain_raw(url: str, sid: str, meta: bytes, bodies: list[bytes]) -> float:
 def _child_server(db: Path) -> tuple[subprocess.Popen[str], str]:
     """The sync server in a child process (for a client-only memory peak)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.server.run", "--host", "127.0.0.1", "--port", "0", "--db", str(db), "--token", TOKEN],
+        [
+            sys.executable,
+            "-m",
+            "tui.server.run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--token",
+            TOKEN,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -152,7 +152,9 @@ def measure_snapshot_vs_incremental(sizes: Sizes, tmp: Path, store_path: Path, s
     # The naive client: the whole transcript in memory, rewritten as one row per step.
     naive_ms: list[float] = []
     naive = _bare_connection(tmp / "naive.db", journal_mode, synchronous, ("sessions",))
-    naive.execute('REPLACE INTO "sessions" (key, value) VALUES (?,?)', (sid, _encode({"id": sid, "events": transcript})))
+    naive.execute(
+        'REPLACE INTO "sessions" (key, value) VALUES (?,?)', (sid, _encode({"id": sid, "events": transcript}))
+    )
     naive.commit()
     snapshot_bytes = 0
     gc.collect()

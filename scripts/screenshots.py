@@ -19,20 +19,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cairosvg  # noqa: E402
-from textual.pilot import Pilot  # noqa: E402
+import cairosvg
+from textual.pilot import Pilot
 
-from tui.app.app import SteadyChatApp  # noqa: E402
-from tui.app.launch import DemoNetwork  # noqa: E402
-from tui.app.app import SessionFactory  # noqa: E402
-from tui.app.testing import SEED, build_app, fixed_clock, session_ids  # noqa: E402
-from tui.flow.loader import load_flow  # noqa: E402
-from tui.app.widgets.connection_indicator import ConnectionIndicator  # noqa: E402
-from tui.faultproxy import ProxyThread  # noqa: E402
-from tui.paths import bundled_flows_dir  # noqa: E402
-from tui.server.run import ServerThread  # noqa: E402
-from tui.store import Store  # noqa: E402
-from tui.sync.client import SyncClient  # noqa: E402
+from tui.app.app import (
+    SessionFactory,
+    SteadyChatApp,
+)
+from tui.app.launch import DemoNetwork
+from tui.app.testing import SEED, build_app, fixed_clock, session_ids
+from tui.app.widgets.connection_indicator import ConnectionIndicator
+from tui.faultproxy import ProxyThread
+from tui.flow.loader import load_flow
+from tui.paths import bundled_flows_dir
+from tui.server.run import ServerThread
+from tui.store import Store
+from tui.sync.client import SyncClient
 
 SIZE = (100, 30)
 DEMO = bundled_flows_dir() / "demo.yaml"
@@ -52,9 +54,7 @@ def for_cairosvg(svg: str) -> str:
     The SVG itself keeps Fira Code with the web-font fallback, for browsers.
     """
     # DejaVu Sans Mono advances 0.602 em (12.04 px at 20 px); the grid is 12.2 px a cell.
-    return svg.replace(
-        "font-family: Fira Code, monospace;", "font-family: monospace;\n        letter-spacing: 0.16px;"
-    )
+    return svg.replace("font-family: Fira Code, monospace;", "font-family: monospace;\n        letter-spacing: 0.16px;")
 
 
 def save(app: SteadyChatApp, out: Path, name: str) -> None:
@@ -93,8 +93,9 @@ async def scene_start_and_choice(tmp: Path, out: Path) -> None:
                 session.answer(text)
             session.answer("Tea, Coffee")  # the multiple choice
             await app.chat.show_session(session)
-            await wait_for(pilot, lambda: app.session.waiting_input is not None
-                           and app.session.waiting_input.kind == "choice")
+            await wait_for(
+                pilot, lambda: app.session.waiting_input is not None and app.session.waiting_input.kind == "choice"
+            )
             await pilot.pause(0.3)
             await pilot.press("down")
             await pilot.pause(0.2)

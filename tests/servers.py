@@ -34,12 +34,27 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
-        args = [sys.executable, "-m", "tui.server.run", "--host", "127.0.0.1", "--port", str(self.port),
-                "--db", str(self.db_path)]
+        args = [
+            sys.executable,
+            "-m",
+            "tui.server.run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.db_path),
+        ]
         for token in self.tokens:
             args += ["--token", token]
-        self.proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.proc = subprocess.Popen(
+            args,
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         found: list[str] = []
         ready = threading.Event()
 

@@ -129,8 +129,13 @@ def validate(flows: tuple[Path, ...]) -> None:
 # --------------------------------------------------------------------------- play
 @main.command()
 @click.argument("flow_path", metavar="FLOW", type=click.Path(path_type=Path))
-@click.option("--answers", "answers_file", type=click.File("r", encoding="utf-8"), default=None,
-              help="Answers, one per line (else standard input).")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Answers, one per line (else standard input).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One event object per line.")
 @click.option("--new", "new", is_flag=True, help="Start a new session even if one is active.")
 @click.option("--session", "session_id", default=None, help="Resume this session id.")
@@ -229,10 +234,20 @@ def export(session_id: str, fmt: str, store_path: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, show_default=True, type=int)
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Server database (default: server.db in the data dir).")
-@click.option("--token", "tokens", multiple=True, envvar="STEADYCHAT_TOKEN",
-              help="A client token; repeat for several client identities.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Server database (default: server.db in the data dir).",
+)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    envvar="STEADYCHAT_TOKEN",
+    help="A client token; repeat for several client identities.",
+)
 @reports_errors
 def server(host: str, port: int, db_path: Path | None, tokens: tuple[str, ...]) -> None:
     """Run the sync server."""
@@ -279,22 +294,28 @@ def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | N
 @server_option
 @token_option
 @reports_errors
-def run(flow_path: Path, new: bool, session_id: str | None, store_path: Path | None,
-        server: str | None, token: str | None) -> None:
+def run(
+    flow_path: Path, new: bool, session_id: str | None, store_path: Path | None, server: str | None, token: str | None
+) -> None:
     """Run a flow in the terminal UI, resuming its latest active session unless --new."""
     from tui.app.launch import launch_run
 
     _check_server(server, token)
     if new and session_id:
         raise UsageError("--new and --session cannot be used together")
-    launch_run(flow_path, store_path=_store_path(store_path), new=new, session_id=session_id,
-               server=server, token=token)
+    launch_run(
+        flow_path, store_path=_store_path(store_path), new=new, session_id=session_id, server=server, token=token
+    )
 
 
 @main.command()
 @click.argument("flow_path", metavar="[FLOW]", required=False, type=click.Path(path_type=Path))
-@click.option("--server-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The embedded server's database (default: in the data dir).")
+@click.option(
+    "--server-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The embedded server's database (default: in the data dir).",
+)
 @click.option("--new", "new", is_flag=True, help="Start a new session even if one is active.")
 @store_option
 @reports_errors
@@ -303,4 +324,3 @@ def demo(flow_path: Path | None, server_db: Path | None, new: bool, store_path: 
     from tui.app.launch import launch_demo
 
     launch_demo(flow_path, store_path=_store_path(store_path), server_db=server_db, new=new)
-

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Union
+from typing import Any
 
 from tui import engine_blocks as eb
 from tui.errors import EngineError
@@ -31,8 +32,7 @@ from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue
 
 MAX_BLOCKS_PER_STEP = 1000
 LIMIT_MESSAGE = (
-    f"stopped: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting for input "
-    "(a loop without an input?)"
+    f"stopped: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting for input (a loop without an input?)"
 )
 
 
@@ -66,9 +66,9 @@ class _Resubmit:
 
 # What running a block yields: keep going, an edge id to follow, a direct position (a virtual
 # edge), None (Typebot's `outgoingEdgeId: null`: this path ends), or the end of the step.
-Outcome = Union[_Continue, _Stop, _Resubmit, str, Pointer, None]
+Outcome = _Continue | _Stop | _Resubmit | str | Pointer | None
 # Where the walk goes next: a position, None (the path ended: pop a frame or finish), or stop.
-Next = Union[Pointer, None, _Stop, _Resubmit]
+Next = Pointer | None | _Stop | _Resubmit
 
 
 @dataclass
@@ -181,10 +181,7 @@ def _begin(flow: Flow, state: EngineState, now: datetime) -> _Run | None:
 
 def _finish_step(run: _Run) -> StepResult:
     """Append the step's `variables` change set and its terminal event."""
-    changes = {
-        name: value for name, value in _values_by_name(run).items()
-        if run.baseline.get(name) != value
-    }
+    changes = {name: value for name, value in _values_by_name(run).items() if run.baseline.get(name) != value}
     if changes:
         run.emit("variables", changes=changes)
     if run.terminal is not None:
@@ -325,8 +322,7 @@ def _resume_point(run: _Run, group: Group, index: int) -> Pointer:
     return _here(run, group, index + 1)
 
 
-def _push_frame(run: _Run, resume: Pointer, parent_values: dict[str, VariableValue] | None,
-                merge: bool = True) -> None:
+def _push_frame(run: _Run, resume: Pointer, parent_values: dict[str, VariableValue] | None, merge: bool = True) -> None:
     run.state.link_stack.append(resume)
     run.state.link_frames.append({"variables": parent_values, "merge": merge})
 
@@ -452,16 +448,13 @@ def _on_reply(run: _Run, at: Pointer, text: str, *, fire_events: bool) -> Next:
 
 def _on_input_reply(run: _Run, at: Pointer, block: Block, text: str, fire_events: bool) -> Next:
     """Validate, then refuse (retry), divert to a reply event, or save and move on."""
-    result = validate_answer(
-        block, text, run.scope(), now=run.now, default_invalid_message=run.flow.invalid_message
-    )
+    result = validate_answer(block, text, run.scope(), now=run.now, default_invalid_message=run.flow.invalid_message)
     if fire_events:
         diverted = _reply_events(run, at, block, text, failed=isinstance(result, Fail))
         if diverted is not False:
             return diverted  # type: ignore[return-value]
     if isinstance(result, Fail):
-        run.emit("message", kind="text", text=result.retry_message,
-                 markdown=result.retry_message, retry=True)
+        run.emit("message", kind="text", text=result.retry_message, markdown=result.retry_message, retry=True)
         _pause(run, at, eb.input_spec(block, run.scope()))
         return STOP
     if isinstance(result, Skip):
@@ -669,8 +662,7 @@ def _link_same_flow(run: _Run, block: Block, group: Group, index: int) -> Outcom
     return _here(run, target, 0) if target is not None else None
 
 
-def _link_other_flow(run: _Run, block: Block, group: Group, index: int, key: str,
-                     linked: Flow) -> Outcome:
+def _link_other_flow(run: _Run, block: Block, group: Group, index: int, key: str, linked: Flow) -> Outcome:
     """Push the parent, fill the linked flow's variables by name, start it."""
     merge_option = block.options.get("mergeResults")
     merge = bool(merge_option) if eb.is_v6(run.flow) else merge_option is not False
@@ -692,7 +684,7 @@ def _link_other_flow(run: _Run, block: Block, group: Group, index: int, key: str
 def _fill_by_name(run: _Run, linked: Flow) -> dict[str, VariableValue]:
     """The linked flow's values: each from the nearest frame with a same-named variable."""
     sources = [(run.flow, run.state.variables)]
-    for resume, frame in zip(reversed(run.state.link_stack), reversed(run.state.link_frames)):
+    for resume, frame in zip(reversed(run.state.link_stack), reversed(run.state.link_frames), strict=True):
         if frame.get("variables") is not None:
             sources.append((_flow_for(run.root, resume.flow), frame["variables"]))
     filled: dict[str, VariableValue] = {}
@@ -730,8 +722,13 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
         _set(run, variable_id, new_list)
         return _follow(block)
     value = eb.set_variable_value(
-        kind, options, run.scope(), now=run.now, seed=run.state.seed,
-        transcript=run.state.transcript or [], next_counter=lambda: _next_counter(run),
+        kind,
+        options,
+        run.scope(),
+        now=run.now,
+        seed=run.state.seed,
+        transcript=run.state.transcript or [],
+        next_counter=lambda: _next_counter(run),
     )
     _set(run, variable_id, value)
     return _follow(block)
@@ -755,4 +752,3 @@ _LOGIC: dict[str, Callable[[_Run, Block, Group, int], Outcome]] = {
     "Code": _code,
     "Typebot link": _typebot_link,
 }
-

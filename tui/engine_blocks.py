@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import random
 import string
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tui.flow.model import Block, Flow
 from tui.rules.answers import visible_items
@@ -21,28 +22,58 @@ from tui.rules.variables import Scope, is_single_variable, substitute
 from tui.steps import Choice, InputSpec, VariableValue
 
 INTEGRATION_TYPES = frozenset(
-    {"Webhook", "Email", "Google Sheets", "OpenAI", "Google Analytics", "Zapier", "Make.com",
-     "Pabbly", "Chatwoot", "Pixel"}
+    {
+        "Webhook",
+        "Email",
+        "Google Sheets",
+        "OpenAI",
+        "Google Analytics",
+        "Zapier",
+        "Make.com",
+        "Pabbly",
+        "Chatwoot",
+        "Pixel",
+    }
 )
 
 # Typebot's replyEventInputTypeFromEnum: what a reply event stores as the input type.
 REPLY_INPUT_TYPE = {
-    "text input": "text", "number input": "number", "email input": "email", "url input": "url",
-    "date input": "date", "time input": "time", "phone number input": "phone",
-    "choice input": "buttons", "picture choice input": "picture choice",
-    "payment input": "payment", "rating input": "rating", "file input": "file", "cards": "cards",
+    "text input": "text",
+    "number input": "number",
+    "email input": "email",
+    "url input": "url",
+    "date input": "date",
+    "time input": "time",
+    "phone number input": "phone",
+    "choice input": "buttons",
+    "picture choice input": "picture choice",
+    "payment input": "payment",
+    "rating input": "rating",
+    "file input": "file",
+    "cards": "cards",
 }
 
 _INPUT_KIND = {
-    "text input": "text", "number input": "number", "email input": "email", "url input": "url",
-    "phone number input": "phone", "date input": "date", "time input": "time",
-    "choice input": "choice", "picture choice input": "picture choice",
-    "rating input": "rating", "file input": "file", "payment input": "payment", "cards": "cards",
+    "text input": "text",
+    "number input": "number",
+    "email input": "email",
+    "url input": "url",
+    "phone number input": "phone",
+    "date input": "date",
+    "time input": "time",
+    "choice input": "choice",
+    "picture choice input": "picture choice",
+    "rating input": "rating",
+    "file input": "file",
+    "payment input": "payment",
+    "cards": "cards",
 }
 
 _PLACEHOLDERS = {
-    "text input": "Type your answer...", "number input": "Type a number...",
-    "email input": "Type your email...", "url input": "Type a URL...",
+    "text input": "Type your answer...",
+    "number input": "Type a number...",
+    "email input": "Type your email...",
+    "url input": "Type a URL...",
     "phone number input": "Type your phone number...",
 }
 
@@ -203,11 +234,11 @@ def _choice_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.button = substitute(options.get("buttonLabel") or "Send", scope)
     spec.placeholder = (
         substitute(options.get("searchInputPlaceholder") or "Filter the options...", scope)
-        if options.get("isSearchable") else ""
+        if options.get("isSearchable")
+        else ""
     )
     spec.choices = [
-        Choice(id=item.id, label=str(item.data.get("content") or ""))
-        for item in visible_items(block, scope)
+        Choice(id=item.id, label=str(item.data.get("content") or "")) for item in visible_items(block, scope)
     ]
 
 
@@ -290,8 +321,8 @@ def js_iso(moment: datetime) -> str:
 
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def iso_in_zone(moment: datetime, zone: str) -> str:
@@ -392,12 +423,22 @@ def uses_transcript(flow: Flow) -> bool:
     flows = [flow, *flow.linked.values()]
     return any(
         block.type == "Set variable" and (block.options or {}).get("type") == "Transcript"
-        for f in flows for group in f.groups for block in group.blocks
+        for f in flows
+        for group in f.groups
+        for block in group.blocks
     )
 
 
-def set_variable_value(kind: str, options: dict[str, Any], scope: Scope, *, now: datetime, seed: int,
-                       transcript: list[dict[str, str]], next_counter: Callable[[], int]) -> Any:
+def set_variable_value(
+    kind: str,
+    options: dict[str, Any],
+    scope: Scope,
+    *,
+    now: datetime,
+    seed: int,
+    transcript: list[dict[str, str]],
+    next_counter: Callable[[], int],
+) -> Any:
     """The value a Set variable block computes for its type (None clears the variable).
 
     Pop/Shift are handled by the engine (they also write a second variable). WhatsApp-only

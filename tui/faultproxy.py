@@ -56,7 +56,7 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach the target before resetting the client
 FLAKY_MAX_CUT_OFFSET = 512  # a flaky cut happens within the first N bytes of a direction
 
 
-class FaultMode(str, enum.Enum):
+class FaultMode(enum.StrEnum):
     PASS = "pass"
     DOWN = "down"
     BLACKHOLE = "blackhole"
@@ -185,8 +185,7 @@ class FaultProxy:
         await self._open_listener()
         self._started = True
         self._emit(
-            f"fault proxy {self.url} -> {self.target_host}:{self.target_port}"
-            f" mode={self._mode.value} seed={self.seed}"
+            f"fault proxy {self.url} -> {self.target_host}:{self.target_port} mode={self._mode.value} seed={self.seed}"
         )
         if self._mode is FaultMode.DOWN and self.down_style == "close":
             self._close_listener()
@@ -289,7 +288,7 @@ class FaultProxy:
         self._conns.add(conn)
         try:
             await self._handle(conn, reader)
-        except (OSError, asyncio.CancelledError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncio.CancelledError):
             pass  # the connection is over either way
         except Exception:  # never let one connection's bug kill the proxy silently
             log.exception("fault proxy connection #%d failed", conn.number)
@@ -317,7 +316,7 @@ class FaultProxy:
             sreader, conn.server = await asyncio.wait_for(
                 asyncio.open_connection(self.target_host, self.target_port), CONNECT_TIMEOUT
             )
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             self.connections_refused += 1
             self._emit(f"refused connection #{conn.number} (server unreachable: {exc or 'timeout'})")
             _reset(conn.client)

@@ -60,9 +60,7 @@ def open_session(
         session = _resume(store, session_id, err, read_only_if_busy)
         if session.flow.id != flow.id:
             session.close()
-            raise UsageError(
-                f"session {session_id} runs flow {session.flow.id!r}, not {flow.id!r} from {flow_path}"
-            )
+            raise UsageError(f"session {session_id} runs flow {session.flow.id!r}, not {flow.id!r} from {flow_path}")
         _warn_if_changed(session, flow.content_hash(), flow_path, err)
         return session, True
     if not new:

@@ -59,7 +59,7 @@ class SessionLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> bool:
-        handle = open(self.path, "a+")  # noqa: SIM115 - held for the session's life
+        handle = open(self.path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -223,7 +223,10 @@ class Session:
         if events[0].type != "answer":
             spec = self.record.state.input
             block_id = spec.block_id if spec else None
-            events = [Emitted(type="answer", data={"block_id": block_id, "text": text, "content": None, "valid": False}), *events]
+            events = [
+                Emitted(type="answer", data={"block_id": block_id, "text": text, "content": None, "valid": False}),
+                *events,
+            ]
         return self._commit(events, result.state, now)
 
     def refusal(self, text: str) -> str | None:
@@ -328,8 +331,7 @@ def _acquire(store: Store, session_id: str) -> SessionLock:
     lock = SessionLock(store.path, session_id)
     if not lock.acquire():
         raise SessionBusyError(
-            f"session {session_id} is already open in another process; "
-            "close it there, open it read-only, or use --new"
+            f"session {session_id} is already open in another process; close it there, open it read-only, or use --new"
         )
     return lock
 

@@ -28,9 +28,7 @@ from pydantic import BaseModel, Field
 
 VariableValue = str | list[str | None] | None
 
-EventType = Literal[
-    "start", "message", "note", "input", "answer", "command", "variables", "wait", "end", "error"
-]
+EventType = Literal["start", "message", "note", "input", "answer", "command", "variables", "wait", "end", "error"]
 
 
 class Emitted(BaseModel):

@@ -192,9 +192,11 @@ class Store:
         if meta is None:
             if not created and self._read(lambda: len(self._events)) > 0:
                 raise StoreError(f"{self.path}: not a SteadyChat store (no app mark); use another --store path")
-            self._write(lambda: self._meta.update(
-                {"app": {"name": APP_MARK, "schema": SCHEMA_VERSION}, "device_id": uuid.uuid4().hex}
-            ))
+            self._write(
+                lambda: self._meta.update(
+                    {"app": {"name": APP_MARK, "schema": SCHEMA_VERSION}, "device_id": uuid.uuid4().hex}
+                )
+            )
             meta = {"name": APP_MARK, "schema": SCHEMA_VERSION}
         if not isinstance(meta, dict) or meta.get("name") != APP_MARK:
             raise StoreError(f"{self.path}: not a SteadyChat store; use another --store path")
@@ -378,8 +380,7 @@ def _check_file(path: Path) -> None:
         raise StoreError(f"{path}: cannot read the store: {exc.strerror}") from None
     if header and header != SQLITE_MAGIC:
         raise StoreError(
-            f"{path}: not a SteadyChat store (not an SQLite file); it was left untouched, "
-            "use another --store path"
+            f"{path}: not a SteadyChat store (not an SQLite file); it was left untouched, use another --store path"
         )
     if header:
         _check_tables(path)
@@ -397,8 +398,7 @@ def _check_tables(path: Path) -> None:
         raise _store_error(path, exc) from None
     if names and "meta" not in names:
         raise StoreError(
-            f"{path}: an SQLite file of another application; it was left untouched, "
-            "use another --store path"
+            f"{path}: an SQLite file of another application; it was left untouched, use another --store path"
         )
 
 
@@ -430,4 +430,3 @@ def _store_error(path: Path, exc: BaseException) -> StoreError:
     else:
         hint = f"cannot be used ({exc})"
     return StoreError(f"{path}: store {hint}")
-

@@ -23,7 +23,9 @@ def input_hint(data: dict[str, Any]) -> str | None:
     choices = data.get("choices") or []
     if choices:
         labels = " | ".join(str(c.get("label", "")) for c in choices)
-        return f"[choices: {labels}]" if not data.get("multiple") else f"[choose one or more, comma-separated: {labels}]"
+        return (
+            f"[choices: {labels}]" if not data.get("multiple") else f"[choose one or more, comma-separated: {labels}]"
+        )
     if kind == "rating":
         return f"[rating {data.get('rating_from', 0)}-{data.get('rating_to', 10)}]"
     return None
@@ -58,8 +60,12 @@ def markdown_lines(event: StoredEvent) -> list[str]:
     """A readable Markdown rendering of one event."""
     data = event.data
     if event.type == "start":
-        return [f"# {data.get('flow_name', data.get('flow_id', 'Conversation'))}", "",
-                f"_Started {data.get('created_at', event.ts)}_", ""]
+        return [
+            f"# {data.get('flow_name', data.get('flow_id', 'Conversation'))}",
+            "",
+            f"_Started {data.get('created_at', event.ts)}_",
+            "",
+        ]
     if event.type == "message":
         body = str(data.get("markdown") or data.get("text") or "")
         prefix = "**Bot:** " if not data.get("retry") else "**Bot (retry):** "

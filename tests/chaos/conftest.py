@@ -33,7 +33,9 @@ def loop_flow(tmp_path: Path) -> Path:
 def app_server(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
     made: list[AppServer] = []
 
-    def make(wrap: Callable[[Any], Any] | None = None, tokens: list[str] = TOKENS, name: str = "server.db") -> AppServer:
+    def make(
+        wrap: Callable[[Any], Any] | None = None, tokens: list[str] = TOKENS, name: str = "server.db"
+    ) -> AppServer:
         server = AppServer(tmp_path / name, tokens, wrap).start()
         made.append(server)
         return server

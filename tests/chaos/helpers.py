@@ -20,10 +20,10 @@ from typing import Any
 
 import uvicorn
 
+from tests.servers import ServerProcess  # noqa: F401 - re-exported for the chaos fixtures
 from tui.flow.loader import load_flow
 from tui.server.app import create_app
 from tui.session import Session
-from tests.servers import ServerProcess  # noqa: F401 - re-exported for the chaos fixtures
 from tui.store import Store
 from tui.sync.status import SyncStatus
 
@@ -150,8 +150,15 @@ class AppServer:
         app: Any = create_app(self.db_path, self.tokens)
         if self.wrap is not None:
             app = self.wrap(app)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, access_log=False,
-                                log_level="critical", lifespan="on", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            access_log=False,
+            log_level="critical",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
         server = uvicorn.Server(config)
         self._server = server
         self._thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -251,6 +258,7 @@ class Scripted:
             return {"type": "http.request", "body": body, "more_body": False}
 
         if fault is None:
+
             async def record(message: dict[str, Any]) -> None:
                 if message["type"] == "http.response.start":
                     seen.status = message["status"]
@@ -260,6 +268,7 @@ class Scripted:
             return
         seen.fault = fault.name
         if fault.after_app:
+
             async def swallow(message: dict[str, Any]) -> None:
                 return None
 
@@ -280,8 +289,9 @@ def follow(session: Session, sync: Any) -> None:
     session.listeners.append(lambda _session, _events: sync.kick(_session.id))
 
 
-def scripted_server(app_server: Callable[..., AppServer], tokens: list[str] = TOKENS,
-                    **kw: Any) -> tuple[AppServer, Scripted]:
+def scripted_server(
+    app_server: Callable[..., AppServer], tokens: list[str] = TOKENS, **kw: Any
+) -> tuple[AppServer, Scripted]:
     """A real server behind a `Scripted` wrapper; returns both. The same wrapper (script and
     record) stays in front across `stop()`/`start()` of the server."""
     scripted = Scripted(None, **kw)
@@ -301,10 +311,17 @@ def add_messages(store: Store, sid: str, count: int, text: str = "imported", chu
     end = last + count
     while last < end:  # bounded: +chunk per round
         upto = min(last + chunk, end)
-        store.append_events(sid, [
-            StoredEvent(seq=seq, type="message", ts="2026-01-01T00:00:00.000Z",
-                        data={"kind": "text", "text": f"{text} {seq}"})
-            for seq in range(last + 1, upto + 1)
-        ])
+        store.append_events(
+            sid,
+            [
+                StoredEvent(
+                    seq=seq,
+                    type="message",
+                    ts="2026-01-01T00:00:00.000Z",
+                    data={"kind": "text", "text": f"{text} {seq}"},
+                )
+                for seq in range(last + 1, upto + 1)
+            ],
+        )
         last = upto
     return last

@@ -81,25 +81,43 @@ def test_sigkill_a_syncing_client_then_sync_delivers_exactly_once(
         kind = KINDS[trial % len(KINDS)]
         px.set_mode(FaultMode.DOWN if kind == "unsent" else FaultMode.PASS)
         px.configure(delay=rng.uniform(0.01, 0.1) if kind == "random" else 0.0)
-        scripted.always = (Fault("commit, then withhold the ack", 503, b"", [(b"retry-after", b"1")],
-                                 after_app=True, stall=8.0) if kind == "unacked" else None)
+        scripted.always = (
+            Fault("commit, then withhold the ack", 503, b"", [(b"retry-after", b"1")], after_app=True, stall=8.0)
+            if kind == "unacked"
+            else None
+        )
         posts_before = len(scripted.requests("POST"))
         answers = [f"t{trial}-a{i}" for i in range(300)]
-        cmd = [sys.executable, "-m", "tui", "play", str(loop_flow), "--store", str(store_path),
-               "--server", px.url, "--token", TOKEN_A]
-        with subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, env=env) as proc:
+        cmd = [
+            sys.executable,
+            "-m",
+            "tui",
+            "play",
+            str(loop_flow),
+            "--store",
+            str(store_path),
+            "--server",
+            px.url,
+            "--token",
+            TOKEN_A,
+        ]
+        with subprocess.Popen(
+            cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        ) as proc:
             lines: list[str] = []
-            reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+            reader = threading.Thread(target=lambda lines=lines: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
             pump = threading.Thread(target=_pump, args=(proc, answers), daemon=True)
             reader.start()
             pump.start()  # stdin stays open after the answers: play waits at its input, alive
             if kind == "unacked":
-                wait_until(lambda: any(s.applied for s in scripted.requests("POST")[posts_before:]), 15,
-                           what="a batch committed by the server, its ack withheld")
+                wait_until(
+                    lambda posts_before=posts_before: any(s.applied for s in scripted.requests("POST")[posts_before:]),
+                    15,
+                    what="a batch committed by the server, its ack withheld",
+                )
                 threading.Event().wait(rng.uniform(0.0, 0.3))  # a random moment inside the window
             else:
-                wait_until(lambda: any(line.startswith("> ") for line in lines), 15, what="play answering")
+                wait_until(lambda lines=lines: any(line.startswith("> ") for line in lines), 15, what="play answering")
                 threading.Event().wait(rng.uniform(0.05, 0.8))
             proc.send_signal(signal.SIGKILL)
             assert proc.wait(15) == -signal.SIGKILL, "play must not have finished on its own"
@@ -128,15 +146,35 @@ def test_sigkill_a_syncing_client_then_sync_delivers_exactly_once(
 
         px.set_mode(FaultMode.PASS)
         px.configure(delay=0.0)
-        done = subprocess.run([sys.executable, "-m", "tui", "sync", "--store", str(store_path), "--server",
-                               px.url, "--token", TOKEN_A, "--timeout", "20", "--verbose"],
-                              cwd=REPO, capture_output=True, text=True, env=env, timeout=40)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui",
+                "sync",
+                "--store",
+                str(store_path),
+                "--server",
+                px.url,
+                "--token",
+                TOKEN_A,
+                "--timeout",
+                "20",
+                "--verbose",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=40,
+        )
         assert done.returncode == 0, f"trial {trial} ({kind}, seed {seed}): {done.stderr}"
         assert "all steps synced" in done.stderr
         with Store.open(store_path) as store:
             assert_exact_log(store, server.url, TOKEN_A, shown=printed_answers)
     assert hits["unsent"] >= 1 and hits["unacked"] >= 1, hits
     posts = [s for s in scripted.requests("POST") if s.first is not None and s.last is not None]
-    resent = [p for i, p in enumerate(posts)
-              if any((q.status == 200 or q.applied) and p.first <= q.last for q in posts[:i])]
+    resent = [
+        p for i, p in enumerate(posts) if any((q.status == 200 or q.applied) and p.first <= q.last for q in posts[:i])
+    ]
     assert resent, "a batch the server had applied was sent again (and acknowledged, not stored twice)"

@@ -41,7 +41,11 @@ def _run_and_kill(flow: Path, store: Path, answers: list[str], delay: float) -> 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(
         [sys.executable, "-m", "tui", "play", str(flow), "--store", str(store)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     ) as proc:
         killer = threading.Timer(delay, lambda: proc.send_signal(signal.SIGKILL))
         pump = threading.Thread(target=_pump, args=(proc, answers), daemon=True)

@@ -83,8 +83,9 @@ def test_hostile_answers_never_ack_garbage_and_honour_retry_after(
         Fault("429 http-date", 429, b"slow down", headers_fn=http_date),
         Fault("200 html", 200, html, [(b"content-type", b"text/html")]),
         Fault("200 truncated", 200, b'{"acked_seq": ', [(b"content-type", b"application/json")], after_app=True),
-        Fault("200 foreign ack", 200, b'{"acked_seq": 999999}', [(b"content-type", b"application/json")],
-              after_app=True),
+        Fault(
+            "200 foreign ack", 200, b'{"acked_seq": 999999}', [(b"content-type", b"application/json")], after_app=True
+        ),
         Fault("200 empty", 200, b"", after_app=True),
         Fault("413", 413, b'{"error":"too_large"}'),
     )
@@ -94,17 +95,19 @@ def test_hostile_answers_never_ack_garbage_and_honour_retry_after(
         shown = [f"hostile {i}" for i in range(10)]
         for text in shown:
             session.answer(text)
-        sync = background(store, server.url, TOKEN_A, recorder, heartbeat=HEARTBEAT,
-                          rng=_ShortJitter(seed))
+        sync = background(store, server.url, TOKEN_A, recorder, heartbeat=HEARTBEAT, rng=_ShortJitter(seed))
         follow(session, sync)
-        wait_until(lambda: not scripted.script and recorder.now_words() == "online"
-                   and store.pending_count(session.id) == 0, 25, what="the hostile script played out")
+        wait_until(
+            lambda: not scripted.script and recorder.now_words() == "online" and store.pending_count(session.id) == 0,
+            25,
+            what="the hostile script played out",
+        )
         good_sid = session.id
 
         seen = scripted.requests()
         posts = [s for s in seen if s.method == "POST"]
         for i, request in enumerate(seen):
-            later = seen[i + 1:]
+            later = seen[i + 1 :]
             if request.fault == "503 retry-after":
                 assert later and later[0].mono - request.mono >= 1.0 - 0.05, "retried before Retry-After: 1"
             if request.fault == "429 http-date":
@@ -137,7 +140,7 @@ def test_hostile_answers_never_ack_garbage_and_honour_retry_after(
             assert recorder.now_words() == "conflict", "the indicator keeps showing the conflict"
             assert server_events(server.url, TOKEN_A, poisoned.id) == []
             assert [e["seq"] for e in local_events(store, poisoned.id)] == list(range(1, queued + 1))
-        assert_exact_log(store, server.url, TOKEN_A, [good_sid, other_sid], shown=shown + ["still delivered"])
+        assert_exact_log(store, server.url, TOKEN_A, [good_sid, other_sid], shown=[*shown, "still delivered"])
 
 
 def test_malformed_oversized_and_unauthorized_requests_change_nothing(
@@ -151,12 +154,18 @@ def test_malformed_oversized_and_unauthorized_requests_change_nothing(
         before = server_events(server.url, TOKEN_A, sid)
         event = {"seq": session.last_seq + 1, "type": "message", "ts": "2026-01-01T00:00:00.000Z", "data": {}}
         path = f"/v1/sessions/{sid}/events"
-        with _api(server.url, None) as anonymous, _api(server.url, "not-a-token") as wrong, \
-                _api(server.url, TOKEN_A) as api, _api(server.url, TOKEN_B) as other:
+        with (
+            _api(server.url, None) as anonymous,
+            _api(server.url, "not-a-token") as wrong,
+            _api(server.url, TOKEN_A) as api,
+            _api(server.url, TOKEN_B) as other,
+        ):
             assert anonymous.post(path, json={"events": [event]}).status_code == 401
             assert wrong.post(path, json={"events": [event]}).status_code == 401
             assert other.post(path, json={"events": [event]}).status_code == 404
-            assert api.post(path, content=b'{"events": [', headers={"content-type": "application/json"}).status_code == 422
+            assert (
+                api.post(path, content=b'{"events": [', headers={"content-type": "application/json"}).status_code == 422
+            )
             assert api.post(path, json={"events": [event, {**event, "seq": event["seq"] + 2}]}).status_code == 422
             assert api.post(path, json={"events": [{**event, "extra": 1}]}).status_code == 422
             big = {**event, "data": {"text": "x" * (1024 * 1024)}}
@@ -196,8 +205,9 @@ def test_revoked_token_mid_drain_is_unauthorized_without_a_storm_then_drains_exa
         elapsed = time.monotonic() - window
         assert probes <= elapsed / 1.0 + 2, f"{probes} probes in {elapsed:.1f}s with auth_retry=1s: a storm"
         assert recorder.now_words() == "unauthorized"
-        assert all(s.method == "GET" and s.path == "/v1/health" for s in scripted.requests()[counted:]), \
+        assert all(s.method == "GET" and s.path == "/v1/health" for s in scripted.requests()[counted:]), (
             "while refused, only the health probe is sent"
+        )
         left = sync.close(drain_timeout=0.5)
         assert left == store.pending_count(sid) == 1000 - acked, "the queue is intact"
         assert [e["seq"] for e in local_events(store, sid)] == list(range(1, 1001))
@@ -205,15 +215,17 @@ def test_revoked_token_mid_drain_is_unauthorized_without_a_storm_then_drains_exa
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sync_cmd = [sys.executable, "-m", "tui", "sync", "--store", str(store_path), "--server", px.url, "--timeout", "20"]
     started = time.monotonic()
-    wrong = subprocess.run([*sync_cmd, "--token", TOKEN_A], cwd=REPO, capture_output=True, text=True, env=env,
-                           timeout=40)
+    wrong = subprocess.run(
+        [*sync_cmd, "--token", TOKEN_A], cwd=REPO, capture_output=True, text=True, env=env, timeout=40
+    )
     assert wrong.returncode == 1 and f"{1000 - acked} steps still queued" in wrong.stderr, wrong.stderr
     assert time.monotonic() - started < 10, "a refused token returns at once, without waiting out --timeout"
 
     server.stop()
     server.start(tokens=[TOKEN_A, TOKEN_B])  # the token is fixed: restart the client with it
-    fixed = subprocess.run([*sync_cmd, "--token", TOKEN_A], cwd=REPO, capture_output=True, text=True, env=env,
-                           timeout=40)
+    fixed = subprocess.run(
+        [*sync_cmd, "--token", TOKEN_A], cwd=REPO, capture_output=True, text=True, env=env, timeout=40
+    )
     assert fixed.returncode == 0, fixed.stderr
     with Store.open(store_path) as store:
         assert_exact_log(store, server.url, TOKEN_A)
@@ -245,7 +257,12 @@ def test_server_sigkill_mid_drain_loses_no_acked_batch(
         total = add_messages(store, sid, 3000 - session.last_seq)
         sync = background(store, px.url, TOKEN_A, recorder, heartbeat=HEARTBEAT, batch_size=250)
         for kill_after in (rng.randrange(250, 1250), rng.randrange(1500, 2500)):
-            wait_until(lambda: store.acked_seq(sid) >= kill_after, 20, interval=0.005, what="drain progress")
+            wait_until(
+                lambda kill_after=kill_after: store.acked_seq(sid) >= kill_after,
+                20,
+                interval=0.005,
+                what="drain progress",
+            )
             threading.Event().wait(rng.uniform(0.0, 0.1))  # anywhere in the next batch
             server.kill()
             acked = store.acked_seq(sid)  # every ack arrived before the kill, after its COMMIT
@@ -256,8 +273,11 @@ def test_server_sigkill_mid_drain_loses_no_acked_batch(
             add_messages(store, sid, 3, f"written while the server was dead at {acked}")
             sync.kick(sid)
             server.start()  # same db, same port
-        wait_until(lambda: recorder.now_words() == "online" and store.pending_count(sid) == 0, 20,
-                   what="drained after the restarts")
+        wait_until(
+            lambda: recorder.now_words() == "online" and store.pending_count(sid) == 0,
+            20,
+            what="drained after the restarts",
+        )
         final = recorder.last
         sync.close(drain_timeout=0.5)
         assert_exact_log(store, server.url, TOKEN_A, status=final)
@@ -294,8 +314,11 @@ def test_server_restored_from_an_older_backup_answers_gap_and_the_client_resends
         server.start()
 
         session.answer("after the restore")
-        wait_until(lambda: recorder.now_words() == "online" and store.pending_count(sid) == 0, 10,
-                   what="resent from the server's acked seq")
+        wait_until(
+            lambda: recorder.now_words() == "online" and store.pending_count(sid) == 0,
+            10,
+            what="resent from the server's acked seq",
+        )
         final = recorder.last
         sync.close(drain_timeout=0.5)
         gap = f"gap: server holds {sid[:8]} up to {backed_up}; resending from {backed_up + 1}"

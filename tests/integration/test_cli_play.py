@@ -14,19 +14,35 @@ REPO = Path(__file__).resolve().parents[2]
 FLOWS = REPO / "flows"
 
 
-def steadychat(*args: str, stdin: str = "", store: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+def steadychat(
+    *args: str, stdin: str = "", store: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "tui", *args]
     if store is not None:
         command += ["--store", str(store)]
     return subprocess.run(
-        command, input=stdin, capture_output=True, text=True, timeout=60,
-        env={**os.environ, **(env or {})}, cwd=REPO,
+        command,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
     )
 
 
 DEMO_ANSWERS = [
-    "Ada", "ADA@Example.com", "abc", "36", "example.com", "+1 650 253 0000", "14/07/1990",
-    "Tea, Water", "The flow format", "2", "More colours",
+    "Ada",
+    "ADA@Example.com",
+    "abc",
+    "36",
+    "example.com",
+    "+1 650 253 0000",
+    "14/07/1990",
+    "Tea, Water",
+    "The flow format",
+    "2",
+    "More colours",
 ]
 DEMO_TRANSCRIPT = """\
 Hi! I'm Steady, a chatbot that never loses a conversation.
@@ -69,11 +85,17 @@ def test_demo_flow_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flow", "answers", "last_line"),
     [
-        ("support.yaml", ["Billing", "A refund", "not-an-email", "me@x.io", "It charged twice"],
-         "We will answer at me@x.io within one working day."),
+        (
+            "support.yaml",
+            ["Billing", "A refund", "not-an-email", "me@x.io", "It charged twice"],
+            "We will answer at me@x.io within one working day.",
+        ),
         ("onboarding.yaml", ["Grace", "I lead a team", "12", "09:00"], "You're all set, Grace. Enjoy!"),
-        ("survey.yaml", ["9", "4", "Sync, Themes", "Weekly", "Great sync"],
-         "Thank you! (score 9, ease 4/5, promoter)."),
+        (
+            "survey.yaml",
+            ["9", "4", "Sync, Themes", "Weekly", "Great sync"],
+            "Thank you! (score 9, ease 4/5, promoter).",
+        ),
     ],
 )
 def test_sample_flows_run_to_the_end(tmp_path: Path, flow: str, answers: list[str], last_line: str) -> None:
@@ -136,7 +158,10 @@ def test_edited_flow_is_noted_once_and_the_session_keeps_its_flow(tmp_path: Path
     [
         ("name: X\ngroups:\n  A:\n    - goto: Nowhere\n", "bad.yaml:4: goto: no group named 'Nowhere'"),
         ("name: X\ngroups:\n  A:\n    - sya: hello\n", "bad.yaml:4: unknown block 'sya'"),
-        ("name: X\ngroups:\n  A:\n    - ask: age\n      type: number\n      min: abc\n", "bad.yaml:6: min: expected a number"),
+        (
+            "name: X\ngroups:\n  A:\n    - ask: age\n      type: number\n      min: abc\n",
+            "bad.yaml:6: min: expected a number",
+        ),
         ("name: X\ngroups: [oops\n", "bad.yaml:3:"),
     ],
 )
@@ -177,8 +202,14 @@ def test_corrupt_store_is_named_and_left_alone(tmp_path: Path) -> None:
 def test_usage_mistakes_exit_2(tmp_path: Path) -> None:
     both = steadychat("play", "flows/demo.yaml", "--new", "--session", "x", store=tmp_path / "s.db")
     assert both.returncode == 2 and "cannot be used together" in both.stderr
-    no_token = steadychat("play", "flows/demo.yaml", "--server", "http://127.0.0.1:9", store=tmp_path / "s.db",
-                          env={"STEADYCHAT_TOKEN": ""})
+    no_token = steadychat(
+        "play",
+        "flows/demo.yaml",
+        "--server",
+        "http://127.0.0.1:9",
+        store=tmp_path / "s.db",
+        env={"STEADYCHAT_TOKEN": ""},
+    )
     assert no_token.returncode == 2 and "--token" in no_token.stderr
     unknown = steadychat("nonsense")
     assert unknown.returncode == 2

@@ -22,15 +22,23 @@ EXPORTS = sorted(p.name for p in CORPUS.glob("*.json")) if CORPUS else []
 def play(tmp_path: Path, name: str, answers: list[str], *, new: bool = True) -> tuple[int, list[str], str]:
     out, err = io.StringIO(), io.StringIO()
     code = play_flow(
-        CORPUS / name, store_path=tmp_path / "s.db", answers=io.StringIO("".join(a + "\n" for a in answers)),
-        as_json=False, new=new, session_id=None, server=None, token=None, out=out, err=err,
+        CORPUS / name,
+        store_path=tmp_path / "s.db",
+        answers=io.StringIO("".join(a + "\n" for a in answers)),
+        as_json=False,
+        new=new,
+        session_id=None,
+        server=None,
+        token=None,
+        out=out,
+        err=err,
     )
     return code, out.getvalue().splitlines(), err.getvalue()
 
 
 @pytest.mark.parametrize("name", EXPORTS)
 def test_every_export_starts(tmp_path: Path, name: str) -> None:
-    code, lines, err = play(tmp_path, name, [])
+    code, _lines, err = play(tmp_path, name, [])
     assert code == 0, err
     with Store.open(tmp_path / "s.db") as store:
         (record,) = store.sessions()
@@ -51,8 +59,10 @@ def test_at_least_38_exports_reach_an_input_or_say_something(tmp_path: Path) -> 
     ("answers", "expected"),
     [
         (["15"], ["How old are you?", "> 15", "You are younger than 20"]),
-        (["abc", "70"], ["How old are you?", "> abc", "Invalid message. Please, try again.", "> 70",
-                         "You are older than 20"]),
+        (
+            ["abc", "70"],
+            ["How old are you?", "> abc", "Invalid message. Please, try again.", "> 70", "You are older than 20"],
+        ),
     ],
 )
 def test_condition_bot(tmp_path: Path, answers: list[str], expected: list[str]) -> None:
@@ -60,21 +70,36 @@ def test_condition_bot(tmp_path: Path, answers: list[str], expected: list[str]) 
 
 
 def test_linked_bots_run_through_three_exports(tmp_path: Path) -> None:
-    code, lines, _ = play(tmp_path, "linkTypebots-1.json", ["hello", "world"])
-    assert lines == ["Hey!", "> hello", "First test message", "[note: skipped client script: Set variable]",
-                     "> world", "Cheers!", "test 3", "end 3", "End"]
+    _code, lines, _ = play(tmp_path, "linkTypebots-1.json", ["hello", "world"])
+    assert lines == [
+        "Hey!",
+        "> hello",
+        "First test message",
+        "[note: skipped client script: Set variable]",
+        "> world",
+        "Cheers!",
+        "test 3",
+        "end 3",
+        "End",
+    ]
 
 
 def test_faq_choice_follows_the_item_edge(tmp_path: Path) -> None:
     lines = play(tmp_path, "faq.json", ["What's Analyzr?"])[1]
-    assert lines[4:6] == ["> What's Analyzr?", "Analyzr is a simple and privacy-friendly analytics tool for your website"]
+    assert lines[4:6] == [
+        "> What's Analyzr?",
+        "Analyzr is a simple and privacy-friendly analytics tool for your website",
+    ]
     assert lines[-1] == "[choices: Sounds good!]"
 
 
 def test_payment_is_skipped_with_a_note(tmp_path: Path) -> None:
     lines = play(tmp_path, "payment.json", [])[1]
-    assert lines == ["Welcome to AA (Awesome Agency)",
-                     "[note: skipped payment input: payments are not supported in a terminal]", "Thank you!"]
+    assert lines == [
+        "Welcome to AA (Awesome Agency)",
+        "[note: skipped payment input: payments are not supported in a terminal]",
+        "Thank you!",
+    ]
 
 
 def test_v5_and_v6_exports_say_the_same(tmp_path: Path) -> None:

@@ -16,13 +16,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *args], input=stdin, capture_output=True, text=True,
-                          timeout=60, cwd=REPO, env={**os.environ, "STEADYCHAT_SERVER": "", "STEADYCHAT_TOKEN": ""})
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "STEADYCHAT_SERVER": "", "STEADYCHAT_TOKEN": ""},
+    )
 
 
 def server_events(url: str, token: str, sid: str) -> list[dict]:
-    response = httpx.get(f"{url}/v1/sessions/{sid}/events", params={"after": 0, "limit": 500},
-                         headers={"Authorization": f"Bearer {token}"})
+    response = httpx.get(
+        f"{url}/v1/sessions/{sid}/events",
+        params={"after": 0, "limit": 500},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     response.raise_for_status()
     return response.json()["events"]
 
@@ -34,8 +44,17 @@ def client_events(store_path: Path, sid: str) -> list[dict]:
 
 def test_play_syncs_in_the_background(tmp_path: Path, live_server, token_a: str) -> None:
     store = tmp_path / "s.db"
-    result = run("play", "flows/support.yaml", "--store", str(store), "--server", live_server.url,
-                 "--token", token_a, stdin="Billing\nAn invoice\n")
+    result = run(
+        "play",
+        "flows/support.yaml",
+        "--store",
+        str(store),
+        "--server",
+        live_server.url,
+        "--token",
+        token_a,
+        stdin="Billing\nAn invoice\n",
+    )
     assert result.returncode == 0, result.stderr
     assert "sync: online" in result.stderr or "sync: syncing" in result.stderr
     (session,) = json.loads(run("sessions", "--json", "--store", str(store)).stdout)
@@ -47,8 +66,17 @@ def test_offline_play_queues_then_sync_delivers_exactly(tmp_path: Path, live_ser
     store = tmp_path / "s.db"
     url = live_server.url
     live_server.stop()
-    result = run("play", "flows/support.yaml", "--store", str(store), "--server", url, "--token", token_a,
-                 stdin="Billing\nAn invoice\n")
+    result = run(
+        "play",
+        "flows/support.yaml",
+        "--store",
+        str(store),
+        "--server",
+        url,
+        "--token",
+        token_a,
+        stdin="Billing\nAn invoice\n",
+    )
     assert result.returncode == 0
     assert "offline" in result.stderr and "queued" in result.stderr
     (session,) = json.loads(run("sessions", "--json", "--store", str(store)).stdout)

@@ -179,7 +179,7 @@ def test_body_over_one_mib_is_413_by_header_and_by_counting(api: httpx.Client) -
         b'{"events": []}',
         b'{"events": {}}',
         b'{"event": []}',
-        b'[1, 2]',
+        b"[1, 2]",
         b'{"events": [{"seq": "1", "type": "message", "ts": "t", "data": {}}]}',
         b'{"events": [{"seq": true, "type": "message", "ts": "t", "data": {}}]}',
         b'{"events": [{"seq": 0, "type": "message", "ts": "t", "data": {}}]}',

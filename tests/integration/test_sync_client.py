@@ -60,14 +60,25 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def add(store: Store, sid: str, first: int, last: int) -> None:
     if store.get_session(sid) is None:
-        store.put_session(SessionRecord(
-            id=sid, flow_id="demo", flow_name="Demo", flow_hash="h" * 64, device_id=store.device_id,
-            created_at="2026-01-01T00:00:00.000Z",
-        ))
-    store.append_events(sid, [
-        StoredEvent(seq=seq, type="message", ts="2026-01-01T00:00:00.000Z", data={"kind": "text", "text": f"step {seq}"})
-        for seq in range(first, last + 1)
-    ])
+        store.put_session(
+            SessionRecord(
+                id=sid,
+                flow_id="demo",
+                flow_name="Demo",
+                flow_hash="h" * 64,
+                device_id=store.device_id,
+                created_at="2026-01-01T00:00:00.000Z",
+            )
+        )
+    store.append_events(
+        sid,
+        [
+            StoredEvent(
+                seq=seq, type="message", ts="2026-01-01T00:00:00.000Z", data={"kind": "text", "text": f"step {seq}"}
+            )
+            for seq in range(first, last + 1)
+        ],
+    )
 
 
 def server_events(url: str, token: str, sid: str) -> list[dict[str, Any]]:
@@ -99,7 +110,9 @@ def test_sync_all_drains_every_session_in_bounded_batches(live_server: Any, stor
     logs: list[str] = []
     assert sync_all(store, live_server.url, token_a, 20, on_log=logs.append) == 0
     assert [line for line in logs if line.startswith("sent 11111111")] == [
-        "sent 11111111 1..500", "sent 11111111 501..1000", "sent 11111111 1001..1200",
+        "sent 11111111 1..500",
+        "sent 11111111 501..1000",
+        "sent 11111111 1001..1200",
     ]
     assert_invariant(store, live_server.url, token_a, *SIDS)
     assert sync_all(store, live_server.url, token_a, 5) == 0  # nothing left, nothing resent

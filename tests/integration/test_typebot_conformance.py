@@ -21,7 +21,10 @@ CASES: list[tuple[str, list[str], str]] = [
     # Paragraphs one per line, an empty paragraph is a blank line, marks dropped in plain text,
     # link text kept, unknown variable -> "", list -> JSON text (v6), a variable sharing its
     # text leaf has its line breaks turned into spaces; each bubble is its own message.
-    ("text_bubbles", [], """\
+    (
+        "text_bubbles",
+        [],
+        """\
 Hello Ada!
 
 Bold and a link.
@@ -30,29 +33,55 @@ Fruits: ["apple","pear"]
 Got one two.
 End of first bubble
 Second bubble
-"""),
+""",
+    ),
     # v5: the start block becomes the start event; a list renders its last item.
-    ("v5_list_last_item", ["Bob"], """\
+    (
+        "v5_list_last_item",
+        ["Bob"],
+        """\
 Last: pear
 > Bob
 Thanks Bob
-"""),
+""",
+    ),
     # v4 with leftovers (item blockId / numeric type, explicit default options).
-    ("v4_basic", ["Zoe", "Blue"], """\
+    (
+        "v4_basic",
+        ["Zoe", "Blue"],
+        """\
 Welcome
 > Zoe
 Hi Zoe
 [choices: Red | Blue]
 > Blue
 You like Blue, Zoe
-"""),
+""",
+    ),
     # Retry messages (email default, custom url retry with an unset variable, the generic
     # invalid message elsewhere) and canonical contents (lowercased email, https:// prefix,
     # E.164 phone, "1,5" -> 1.5, min 0 ignored, leading zero kept, date formats, rating <= length).
-    ("inputs_validation", [
-        "not-an-email", "ADA@Example.COM", "not a url", "example.com", "abc", "06 12 34 56 78",
-        "abc", "11", "1,5", "-3", "007", "someday", "25/12/2024", "2024-12-25", "6", "4",
-    ], """\
+    (
+        "inputs_validation",
+        [
+            "not-an-email",
+            "ADA@Example.COM",
+            "not a url",
+            "example.com",
+            "abc",
+            "06 12 34 56 78",
+            "abc",
+            "11",
+            "1,5",
+            "-3",
+            "007",
+            "someday",
+            "25/12/2024",
+            "2024-12-25",
+            "6",
+            "4",
+        ],
+        """\
 > not-an-email
 This email doesn't seem to be valid. Can you type it again?
 > ada@example.com
@@ -87,13 +116,21 @@ Invalid message. Please, try again.
 [rating 0-5]
 > 4
 R=4
-"""),
+""",
+    ),
     # Dates: with time, a range always written "<start> to <end>", a date-only max covers
     # its whole day, custom TR35 format.
-    ("date_inputs", [
-        "25/12/2024 14:30", "01/01/2024 until 05/01/2024", "26/12/2024", "30/11/2024",
-        "25/12/2024", "2024-03-05",
-    ], """\
+    (
+        "date_inputs",
+        [
+            "25/12/2024 14:30",
+            "01/01/2024 until 05/01/2024",
+            "26/12/2024",
+            "30/11/2024",
+            "25/12/2024",
+            "2024-03-05",
+        ],
+        """\
 > 25/12/2024 14:30
 D1=25/12/2024 14:30
 > 01/01/2024 to 05/01/2024
@@ -106,10 +143,14 @@ Invalid message. Please, try again.
 D3=25/12/2024
 > March 5, 2024
 D4=March 5, 2024
-"""),
+""",
+    ),
     # Single choice: content is case-sensitive, value matches (trimmed) and is saved, item id
     # matches, an item without edge follows the block's edge.
-    ("choice_single", ["yes", " Y ", "item-no2", "Maybe later"], """\
+    (
+        "choice_single",
+        ["yes", " Y ", "item-no2", "Maybe later"],
+        """\
 Pick one
 [choices: Yes | No | Maybe later]
 > yes
@@ -123,10 +164,14 @@ No path: No
 [choices: Yes | No | Maybe later]
 > Maybe later
 Default path Maybe later
-"""),
+""",
+    ),
     # Multiple choice: case-insensitive contents, 1-based indexes, `value ?? content` joined
     # with ", " in item order, item edges ignored.
-    ("choice_multiple", ["coffee and 3", "nothing", "2"], """\
+    (
+        "choice_multiple",
+        ["coffee and 3", "nothing", "2"],
+        """\
 Drinks?
 [choose one or more, comma-separated: Coffee | Tea | Hot chocolate]
 > Coffee, choc
@@ -137,10 +182,14 @@ Invalid message. Please, try again.
 [choose one or more, comma-separated: Coffee | Tea | Hot chocolate]
 > Tea
 More: Tea
-"""),
+""",
+    ),
     # Dynamic items from a list variable (and from JSON text), displayCondition filtering,
     # substituted item labels, and the content-based edge fallback of getOutgoingEdgeId.
-    ("choice_dynamic", ["Green", "Gold", "Silver Green", "Gold", "Blue", "A"], """\
+    (
+        "choice_dynamic",
+        ["Green", "Gold", "Silver Green", "Gold", "Blue", "A"],
+        """\
 [choices: Red | Green | Blue]
 > Green
 Color: Green
@@ -159,19 +208,51 @@ Color2: Blue
 [choices: A | B]
 > B
 B path: B
-"""),
+""",
+    ),
     # Every operator family, AND/OR, no comparisons, "null"; a mid-group Condition falls
     # through; the Else edge; a matching item without an edge ends the conversation.
-    ("conditions", [], "".join(
-        f"{k} {'yes' if ok else 'no'}\n"
-        for k, ok in enumerate(
-            [False, True, False, True, True, True, True, True, True, True, False, True, True,
-             False, True, False, True, True, True, False, True, False, True],
-            start=1,
+    (
+        "conditions",
+        [],
+        "".join(
+            f"{k} {'yes' if ok else 'no'}\n"
+            for k, ok in enumerate(
+                [
+                    False,
+                    True,
+                    False,
+                    True,
+                    True,
+                    True,
+                    True,
+                    True,
+                    True,
+                    True,
+                    False,
+                    True,
+                    True,
+                    False,
+                    True,
+                    False,
+                    True,
+                    True,
+                    True,
+                    False,
+                    True,
+                    False,
+                    True,
+                ],
+                start=1,
+            )
         )
-    ) + "Else path\n"),
+        + "Else path\n",
+    ),
     # Custom expressions, Append/Pop/Shift, Empty, Map item with same index, Environment name.
-    ("set_variable", [], """\
+    (
+        "set_variable",
+        [],
+        """\
 A=10 B=15 C=Ada5 D=hello
 E=["1","two","10"]
 F=["1","two","10"]
@@ -182,56 +263,84 @@ after shift L=["10"] S=x
 S=["x","y"]
 A=[]
 Mapped=2 Env=web
-"""),
+""",
+    ),
     # Jump by group id, Return to the block after the Jump, Jump to a block, Return without
     # a mark goes on, Jump by title through a variable.
-    ("jump_return", [], """\
+    (
+        "jump_return",
+        [],
+        """\
 Start
 In sub
 Back in main
 Third second
 After return
 The end
-"""),
+""",
+    ),
     # Typebot link to a group of the current bot, then back after the link block.
-    ("link_current", ["hello"], """\
+    (
+        "link_current",
+        ["hello"],
+        """\
 Main
 Help
 > hello
 Leaving help
 After link hello
-"""),
+""",
+    ),
     # AB test: 100 % always takes a, 0 % always takes b (whatever the seed).
-    ("ab_test", [], """\
+    (
+        "ab_test",
+        [],
+        """\
 Testing
 Path A
 Path B
-"""),
+""",
+    ),
     # Wait is silent, Redirect shows its (substituted) URL, the flow goes on.
-    ("wait_redirect", [], """\
+    (
+        "wait_redirect",
+        [],
+        """\
 Before
 Open: https://example.com/
 After
-"""),
+""",
+    ),
     # An input mid-group continues with the next block; a group without an edge ends the chat
     # (later answers are not read).
-    ("group_end", ["a1", "b1", "extra"], """\
+    (
+        "group_end",
+        ["a1", "b1", "extra"],
+        """\
 Q1
 > a1
 Got a1
 > b1
-"""),
+""",
+    ),
     # Saving an answer into a variable that holds a list appends to it.
-    ("input_list_append", ["y", "2"], """\
+    (
+        "input_list_append",
+        ["y", "2"],
+        """\
 Say something
 > y
 L=["x","y"]
 > 2
 L=["x","y","2"]
-"""),
+""",
+    ),
     # settings.general.systemMessages.invalidMessage is used and variable-substituted; the
     # email input keeps its own default retry message.
-    ("invalid_message_setting", ["abc", "5", "bad", "x@Y.io"], """\
+    (
+        "invalid_message_setting",
+        ["abc", "5", "bad", "x@Y.io"],
+        """\
 > abc
 Sorry Ada, try again.
 > 5
@@ -240,7 +349,8 @@ N=5
 This email doesn't seem to be valid. Can you type it again?
 > x@y.io
 E=x@y.io
-"""),
+""",
+    ),
 ]
 
 
@@ -248,9 +358,22 @@ def _play(flow: Path, answers: list[str], tmp_path: Path) -> subprocess.Complete
     answers_file = tmp_path / "answers.txt"
     answers_file.write_text("".join(f"{a}\n" for a in answers), encoding="utf-8")
     return subprocess.run(
-        [sys.executable, "-m", "tui", "play", str(flow), "--answers", str(answers_file),
-         "--store", str(tmp_path / "store.db")],
-        capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "play",
+            str(flow),
+            "--answers",
+            str(answers_file),
+            "--store",
+            str(tmp_path / "store.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ},
     )
 
 

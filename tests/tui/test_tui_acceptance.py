@@ -34,12 +34,14 @@ async def test_top_bar_does_not_repeat_the_app_name(make_app, flow_file) -> None
 
 
 async def test_top_bar_names_the_app_before_another_flow(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    other = make_app(flow_file("""
+    other = make_app(
+        flow_file("""
         name: Support
         groups:
           Start:
             - ask: name
-    """))
+    """)
+    )
     async with other.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         bar = other.chat.query_one(TopBar)
@@ -50,7 +52,8 @@ async def test_top_bar_names_the_app_before_another_flow(make_app, flow_file) ->
 async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
     # The flow's own rule refuses "notaurl" before anything is sent: its retry message shows
     # inline, the typed text stays, nothing is recorded.
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: U
         groups:
           Start:
@@ -58,7 +61,8 @@ async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> Non
               type: url
               retry: That is not a web address.
             - say: ok
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         before = app.session.last_seq
@@ -97,7 +101,8 @@ async def test_resume_after_refusal_puts_the_answer_back(store, flow_file) -> No
 
 async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
     # The options are numbered "1. Tea" but a digit did nothing.
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: M
         groups:
           Start:
@@ -105,7 +110,8 @@ async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:  # ty
               into: drinks
               multiple: true
             - say: "{{drinks}}"
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.focused, SelectionList))
         await pilot.press("1", "3", "3", "3", "ctrl+j")
@@ -114,14 +120,16 @@ async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:  # ty
 
 
 async def test_long_text_shows_its_placeholder(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: L
         groups:
           Start:
             - ask: story
               long: true
               placeholder: What happened?
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.focused, TextArea))
         assert str(app.focused.placeholder) == "What happened?"
@@ -129,7 +137,8 @@ async def test_long_text_shows_its_placeholder(make_app, flow_file) -> None:  # 
 
 async def test_rating_row_fits_80_columns(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
     # 0..10 with both labels was cut at 80 columns ("Very likel").
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: NPS
         groups:
           Start:
@@ -138,7 +147,8 @@ async def test_rating_row_fits_80_columns(make_app, flow_file) -> None:  # type:
               length: 10
               left: Very unlikely
               right: Very likely
-    """))
+    """)
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         row = answer_area(app).query_one(RatingRow)
@@ -177,14 +187,16 @@ async def test_file_input_hides_typebot_html_placeholder(make_app) -> None:  # t
 
 
 async def test_earlier_key_only_when_there_is_something_earlier(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: E
         groups:
           Start:
             - say: hi
             - ask: name
             - say: bye
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press(*"Ada", "enter")
         await wait_for(pilot, lambda: app.session.status == "completed")

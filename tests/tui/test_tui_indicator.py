@@ -28,7 +28,11 @@ def indicator(app):  # type: ignore[no-untyped-def]
         (SyncStatus(ConnState.CONNECTING), "-connecting", "◌ connecting"),
         (SyncStatus(ConnState.ONLINE), "-online", "● online"),
         (SyncStatus(ConnState.SYNCING, 4), "-syncing", "↻ syncing 4"),
-        (SyncStatus(ConnState.OFFLINE, 3, retry_in=5, retry_at=1005.0), "-offline", "○ offline · 3 queued · retry in 5s"),
+        (
+            SyncStatus(ConnState.OFFLINE, 3, retry_in=5, retry_at=1005.0),
+            "-offline",
+            "○ offline · 3 queued · retry in 5s",
+        ),
         (SyncStatus(ConnState.UNAUTHORIZED, 2), "-unauthorized", "⚠ unauthorized"),
         (SyncStatus(ConnState.CONFLICT, 1), "-conflict", "≠ conflict"),
     ],
@@ -42,8 +46,13 @@ async def test_states(make_app, flow_file, status, css, text) -> None:  # type: 
         await pilot.pause()
         widget = indicator(app)
         assert widget.has_class(css)
-        assert sum(widget.has_class(c) for c in ("-local", "-connecting", "-online", "-syncing", "-offline",
-                                                  "-unauthorized", "-conflict")) == 1
+        assert (
+            sum(
+                widget.has_class(c)
+                for c in ("-local", "-connecting", "-online", "-syncing", "-offline", "-unauthorized", "-conflict")
+            )
+            == 1
+        )
         assert static_text(widget) == text
 
 

@@ -114,14 +114,16 @@ async def test_every_kind_by_keyboard(make_app, flow_file) -> None:  # type: ign
 
 
 async def test_choice_by_arrows_and_enter(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: C
         groups:
           Start:
             - choice: [One, Two, Three]
               into: pick
             - say: "You picked {{pick}}"
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         options = answer_area(app).query_one(OptionList)
@@ -132,14 +134,16 @@ async def test_choice_by_arrows_and_enter(make_app, flow_file) -> None:  # type:
 
 
 async def test_client_side_check_keeps_text(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: N
         groups:
           Start:
             - ask: age
               type: number
             - say: ok
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         before = app.session.last_seq
@@ -155,7 +159,8 @@ async def test_client_side_check_keeps_text(make_app, flow_file) -> None:  # typ
 
 
 async def test_engine_retry_shown_inline(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: R
         groups:
           Start:
@@ -165,7 +170,8 @@ async def test_engine_retry_shown_inline(make_app, flow_file) -> None:  # type: 
               max: 120
               retry: Please type a number between 1 and 120.
             - say: thanks
-    """))
+    """)
+    )
     # the flow's own rule and retry message apply before sending; nothing is recorded
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -186,13 +192,15 @@ async def test_engine_retry_shown_inline(make_app, flow_file) -> None:  # type: 
 async def test_answer_that_raises_keeps_typed_text(make_app, flow_file, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tui.errors import StoreError
 
-    app = make_app(flow_file("""
+    app = make_app(
+        flow_file("""
         name: F
         groups:
           Start:
             - ask: name
             - say: hi
-    """))
+    """)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
 

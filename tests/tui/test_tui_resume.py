@@ -38,8 +38,9 @@ async def test_resume_shows_transcript_and_waits_at_input(store, flow_file) -> N
     async with first.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press(*"Ada", "enter")
-        await wait_for(pilot, lambda: first.session.waiting_input is not None
-                       and first.session.waiting_input.kind == "choice")
+        await wait_for(
+            pilot, lambda: first.session.waiting_input is not None and first.session.waiting_input.kind == "choice"
+        )
     sid = first.session.id
     first.session.close()
 

@@ -33,8 +33,16 @@ groups:
 
 def factory(store, url: str, heartbeat: float = 0.2):  # type: ignore[no-untyped-def]
     def build(on_status, on_log):  # type: ignore[no-untyped-def]
-        return SyncClient(store, url, TOKEN, heartbeat=heartbeat, connect_timeout=0.5, read_timeout=1.0,
-                          on_status=on_status, on_log=on_log)
+        return SyncClient(
+            store,
+            url,
+            TOKEN,
+            heartbeat=heartbeat,
+            connect_timeout=0.5,
+            read_timeout=1.0,
+            on_status=on_status,
+            on_log=on_log,
+        )
 
     return build
 
@@ -59,8 +67,13 @@ async def test_dead_server_never_blocks_a_key(make_app, flow_file, store) -> Non
             await pilot.press(*f"a{n}", "enter")
             await wait_for(pilot, lambda n=n: f"echo a{n}" in bubble_texts(app), timeout=2)
             assert time.perf_counter() - started < 1.0
-        await wait_for(pilot, lambda: "queued" in static_text(indicator(app))
-                       and int(static_text(indicator(app)).split("·")[1].split()[0]) == store.total_pending())
+        await wait_for(
+            pilot,
+            lambda: (
+                "queued" in static_text(indicator(app))
+                and int(static_text(indicator(app)).split("·")[1].split()[0]) == store.total_pending()
+            ),
+        )
         assert store.total_pending() > 0
 
 
@@ -104,8 +117,9 @@ async def test_server_stopped_then_started(make_app, flow_file, store, tmp_path:
             await pilot.press(*"queued", "enter")
             await wait_for(pilot, lambda: "echo queued" in bubble_texts(app), timeout=2)
             server = ServerThread(tmp_path / "server.db", [TOKEN], port=port).start()
-            await wait_for(pilot, lambda: store.total_pending() == 0 and indicator(app).has_class("-online"),
-                           timeout=40)
+            await wait_for(
+                pilot, lambda: store.total_pending() == 0 and indicator(app).has_class("-online"), timeout=40
+            )
     finally:
         server.stop()
 

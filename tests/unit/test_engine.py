@@ -6,7 +6,7 @@ Expected transcripts follow ../shared/typebot-format.md (§5-§10) and Typebot's
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from tui import engine
 from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable
 from tui.steps import Emitted, EngineState
 
-NOW = datetime(2024, 5, 6, 14, 30, 15, 123000, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 6, 14, 30, 15, 123000, tzinfo=UTC)
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "typebot"
 if not CORPUS.exists():
     CORPUS = Path("/work/shared/corpus/typebot")
@@ -36,15 +36,25 @@ def _id(prefix: str) -> str:
 def text(t: str, *, edge: str | None = None, id: str | None = None) -> Block:
     """A text bubble with one paragraph."""
     return Block(
-        id=id or _id("b"), type="text", outgoing_edge_id=edge,
+        id=id or _id("b"),
+        type="text",
+        outgoing_edge_id=edge,
         content={"richText": [{"type": "p", "children": [{"text": t}]}]},
     )
 
 
-def block(type_: str, *, edge: str | None = None, id: str | None = None,
-          items: list[Item] | None = None, content: dict | None = None, **options: Any) -> Block:
-    return Block(id=id or _id("b"), type=type_, outgoing_edge_id=edge, items=items or [],
-                 content=content, options=options)
+def block(
+    type_: str,
+    *,
+    edge: str | None = None,
+    id: str | None = None,
+    items: list[Item] | None = None,
+    content: dict | None = None,
+    **options: Any,
+) -> Block:
+    return Block(
+        id=id or _id("b"), type=type_, outgoing_edge_id=edge, items=items or [], content=content, options=options
+    )
 
 
 def item(*, edge: str | None = None, id: str | None = None, **data: Any) -> Item:
@@ -76,9 +86,11 @@ class FB:
 
     def to(self, title: str, block_id: str | None = None) -> str:
         eid = _id("e")
-        self.edges.append(Edge.model_validate(
-            {"id": eid, "from": {"block_id": "x"}, "to": {"group_id": f"g:{title}", "block_id": block_id}}
-        ))
+        self.edges.append(
+            Edge.model_validate(
+                {"id": eid, "from": {"block_id": "x"}, "to": {"group_id": f"g:{title}", "block_id": block_id}}
+            )
+        )
         return eid
 
     def group(self, title: str, *blocks: Block) -> str:
@@ -92,9 +104,17 @@ class FB:
         self.events.append(Event(id=_id("ev"), type=type_, outgoing_edge_id=self.to(title), options=options))
 
     def build(self) -> Flow:
-        return Flow(id=self.id, name=self.id, version=self.version, source_format="typebot",
-                    events=self.events, groups=self.groups, edges=self.edges,
-                    variables=self.variables, linked=self.linked)
+        return Flow(
+            id=self.id,
+            name=self.id,
+            version=self.version,
+            source_format="typebot",
+            events=self.events,
+            groups=self.groups,
+            edges=self.edges,
+            variables=self.variables,
+            linked=self.linked,
+        )
 
 
 def lines(events: list[Emitted]) -> list[str]:
@@ -103,7 +123,9 @@ def lines(events: list[Emitted]) -> list[str]:
     for e in events:
         d = e.data
         if e.type == "message":
-            out.append(("retry: " if d.get("retry") else f"{d['kind']}: " if d["kind"] != "text" else "bot: ") + d["text"])
+            out.append(
+                ("retry: " if d.get("retry") else f"{d['kind']}: " if d["kind"] != "text" else "bot: ") + d["text"]
+            )
         elif e.type == "input":
             out.append(f"input: {d['kind']}")
         elif e.type in ("note", "error"):
@@ -142,9 +164,13 @@ def play(flow: Flow, *answers: str, seed: int = 7) -> tuple[EngineState, list[st
 def test_bubbles_then_input_then_end() -> None:
     fb = FB()
     name = fb.var("Name")
-    fb.group("A", text("Hello"), block("image", content={"url": "https://x/y.png"}),
-             block("video", content={}),  # no content -> skipped
-             block("text input", variableId=name, edge=fb.to("B")))
+    fb.group(
+        "A",
+        text("Hello"),
+        block("image", content={"url": "https://x/y.png"}),
+        block("video", content={}),  # no content -> skipped
+        block("text input", variableId=name, edge=fb.to("B")),
+    )
     fb.group("B", text("Hi {{Name}}"))
     fb.start("A")
     flow = fb.build()
@@ -165,8 +191,12 @@ def test_image_message_fields() -> None:
     fb.var("P", "cat")
     fb.start("A")
     event = engine.start(fb.build(), now=NOW, seed=1).events[0]
-    assert event.data == {"kind": "image", "text": "[image: https://x/cat.png]",
-                          "markdown": "[image: https://x/cat.png]", "url": "https://x/cat.png"}
+    assert event.data == {
+        "kind": "image",
+        "text": "[image: https://x/cat.png]",
+        "markdown": "[image: https://x/cat.png]",
+        "url": "https://x/cat.png",
+    }
 
 
 def test_no_start_edge_ends_at_once() -> None:
@@ -192,8 +222,11 @@ def test_input_retry_on_invalid_email() -> None:
     _, out = play(fb.build(), "nope", "ME@Example.com")
     assert out == [
         "input: email",
-        "retry: This email doesn't seem to be valid. Can you type it again?", "input: email",
-        "answer: me@example.com", "bot: ok me@example.com", "end",
+        "retry: This email doesn't seem to be valid. Can you type it again?",
+        "input: email",
+        "answer: me@example.com",
+        "bot: ok me@example.com",
+        "end",
     ]
 
 
@@ -208,8 +241,9 @@ def test_number_retry_uses_flow_invalid_message() -> None:
 
 def test_choice_item_edges_and_specs() -> None:
     fb = FB()
-    fb.group("A", block("choice input", items=[
-        item(content="Yes", edge=fb.to("Y")), item(content="No", edge=fb.to("N"))]))
+    fb.group(
+        "A", block("choice input", items=[item(content="Yes", edge=fb.to("Y")), item(content="No", edge=fb.to("N"))])
+    )
     fb.group("Y", text("yes!"))
     fb.group("N", text("no!"))
     fb.start("A")
@@ -280,15 +314,25 @@ def test_condition_first_true_item_else_and_fall_through() -> None:
     fb = FB()
     age = fb.var("Age")
     fb.group("Ask", block("number input", variableId=age, edge=fb.to("C")))
-    fb.group("C", block("Condition", edge=fb.to("Young"), items=[
-        item(content=cond(age, "Greater than", "80"), edge=fb.to("Old")),
-        item(content=cond(age, "Greater than", "20"), edge=fb.to("Mid")),
-    ]))
+    fb.group(
+        "C",
+        block(
+            "Condition",
+            edge=fb.to("Young"),
+            items=[
+                item(content=cond(age, "Greater than", "80"), edge=fb.to("Old")),
+                item(content=cond(age, "Greater than", "20"), edge=fb.to("Mid")),
+            ],
+        ),
+    )
     fb.group("Old", text("old"))
     fb.group("Mid", text("mid"))
-    fb.group("Young", text("young"),
-             block("Condition", items=[item(content=cond(age, "Less or equal to", "20"))]),
-             text("never shown"))
+    fb.group(
+        "Young",
+        text("young"),
+        block("Condition", items=[item(content=cond(age, "Less or equal to", "20"))]),
+        text("never shown"),
+    )
     fb.start("Ask")
     flow = fb.build()
     assert play(flow, "90")[1][-2:] == ["bot: old", "end"]
@@ -300,8 +344,9 @@ def test_condition_first_true_item_else_and_fall_through() -> None:
 def test_condition_no_match_mid_group_falls_through() -> None:
     fb = FB()
     x = fb.var("X", "1")
-    fb.group("A", block("Condition", items=[item(content=cond(x, "Equal to", "2"), edge=fb.to("B"))]),
-             text("fell through"))
+    fb.group(
+        "A", block("Condition", items=[item(content=cond(x, "Equal to", "2"), edge=fb.to("B"))]), text("fell through")
+    )
     fb.group("B", text("B"))
     fb.start("A")
     assert play(fb.build())[1] == ["bot: fell through", "end"]
@@ -311,9 +356,12 @@ def test_set_variable_custom_and_empty() -> None:
     fb = FB()
     score = fb.var("Score", "3")
     other = fb.var("Other", "x")
-    fb.group("A", block("Set variable", variableId=score, expressionToEvaluate="{{Score}} + 5"),
-             block("Set variable", variableId=other, type="Empty"),
-             text("{{Score}}|{{Other}}|"))
+    fb.group(
+        "A",
+        block("Set variable", variableId=score, expressionToEvaluate="{{Score}} + 5"),
+        block("Set variable", variableId=other, type="Empty"),
+        text("{{Score}}|{{Other}}|"),
+    )
     fb.start("A")
     result = engine.start(fb.build(), now=NOW, seed=1)
     assert lines(result.events) == ["bot: 8||", "vars: [('Other', None), ('Score', '8')]", "end"]
@@ -323,14 +371,16 @@ def test_set_variable_append_pop_shift() -> None:
     fb = FB()
     lst = fb.var("L")
     got = fb.var("Got")
-    fb.group("A",
-             block("Set variable", variableId=lst, type="Append value(s)", item="a"),
-             block("Set variable", variableId=lst, type="Append value(s)", item="b"),
-             block("Set variable", variableId=lst, type="Append value(s)", item="c"),
-             block("Set variable", variableId=lst, type="Pop", saveItemInVariableId=got),
-             text("{{L}} {{Got}}"),
-             block("Set variable", variableId=lst, type="Shift", saveItemInVariableId=got),
-             text("{{L}} {{Got}}"))
+    fb.group(
+        "A",
+        block("Set variable", variableId=lst, type="Append value(s)", item="a"),
+        block("Set variable", variableId=lst, type="Append value(s)", item="b"),
+        block("Set variable", variableId=lst, type="Append value(s)", item="c"),
+        block("Set variable", variableId=lst, type="Pop", saveItemInVariableId=got),
+        text("{{L}} {{Got}}"),
+        block("Set variable", variableId=lst, type="Shift", saveItemInVariableId=got),
+        text("{{L}} {{Got}}"),
+    )
     fb.start("A")
     assert play(fb.build())[1] == ['bot: ["a","b"] c', 'bot: ["b"] a', "end"]
 
@@ -346,14 +396,16 @@ def test_set_variable_append_to_scalar() -> None:
 def test_set_variable_dates_and_environment() -> None:
     fb = FB()
     ids = {k: fb.var(k) for k in ("Now", "Today", "Yesterday", "Tomorrow", "Env", "Moment", "Paris")}
-    fb.group("A",
-             block("Set variable", variableId=ids["Now"], type="Now"),
-             block("Set variable", variableId=ids["Today"], type="Today"),
-             block("Set variable", variableId=ids["Yesterday"], type="Yesterday"),
-             block("Set variable", variableId=ids["Tomorrow"], type="Tomorrow"),
-             block("Set variable", variableId=ids["Env"], type="Environment name"),
-             block("Set variable", variableId=ids["Moment"], type="Moment of the day"),
-             block("Set variable", variableId=ids["Paris"], type="Now", timeZone="Europe/Paris"))
+    fb.group(
+        "A",
+        block("Set variable", variableId=ids["Now"], type="Now"),
+        block("Set variable", variableId=ids["Today"], type="Today"),
+        block("Set variable", variableId=ids["Yesterday"], type="Yesterday"),
+        block("Set variable", variableId=ids["Tomorrow"], type="Tomorrow"),
+        block("Set variable", variableId=ids["Env"], type="Environment name"),
+        block("Set variable", variableId=ids["Moment"], type="Moment of the day"),
+        block("Set variable", variableId=ids["Paris"], type="Now", timeZone="Europe/Paris"),
+    )
     fb.start("A")
     values = engine.start(fb.build(), now=NOW, seed=1).state.variables
     assert values[ids["Now"]] == "2024-05-06T14:30:15.123Z"
@@ -368,10 +420,12 @@ def test_set_variable_dates_and_environment() -> None:
 def test_set_variable_ids_are_seeded() -> None:
     fb = FB()
     rid, uid, res = fb.var("R"), fb.var("U"), fb.var("Res")
-    fb.group("A",
-             block("Set variable", variableId=rid, type="Random ID"),
-             block("Set variable", variableId=uid, type="User ID"),
-             block("Set variable", variableId=res, type="Result ID"))
+    fb.group(
+        "A",
+        block("Set variable", variableId=rid, type="Random ID"),
+        block("Set variable", variableId=uid, type="User ID"),
+        block("Set variable", variableId=res, type="Result ID"),
+    )
     fb.start("A")
     flow = fb.build()
     one = engine.start(flow, now=NOW, seed=5).state
@@ -390,9 +444,15 @@ def test_set_variable_map_item_with_same_index() -> None:
     codes = fb.var("Codes", ["1", "2", "3"])
     pick = fb.var("Pick", "b")
     out = fb.var("Out", "old")
-    fb.group("A", block("Set variable", variableId=out, type="Map item with same index",
-                        mapListItemParams={"baseItemVariableId": pick, "baseListVariableId": names,
-                                           "targetListVariableId": codes}))
+    fb.group(
+        "A",
+        block(
+            "Set variable",
+            variableId=out,
+            type="Map item with same index",
+            mapListItemParams={"baseItemVariableId": pick, "baseListVariableId": names, "targetListVariableId": codes},
+        ),
+    )
     fb.start("A")
     assert engine.start(fb.build(), now=NOW, seed=1).state.variables[out] == "2"
 
@@ -400,8 +460,11 @@ def test_set_variable_map_item_with_same_index() -> None:
 def test_set_variable_client_side_is_skipped() -> None:
     fb = FB()
     url = fb.var("URL", "keep")
-    fb.group("A", block("Set variable", variableId=url, isExecutedOnClient=True,
-                        expressionToEvaluate="location.href"), text("{{URL}}"))
+    fb.group(
+        "A",
+        block("Set variable", variableId=url, isExecutedOnClient=True, expressionToEvaluate="location.href"),
+        text("{{URL}}"),
+    )
     fb.start("A")
     assert play(fb.build())[1] == ["note: skipped client script: Set variable", "bot: keep", "end"]
 
@@ -410,12 +473,18 @@ def test_transcript_variable() -> None:
     fb = FB()
     answer_ = fb.var("Answer")
     tr = fb.var("T")
-    fb.group("A", text("How are you?"), block("text input", variableId=answer_),
-             block("Set variable", variableId=tr, type="Transcript"), text("{{T}}"))
+    fb.group(
+        "A",
+        text("How are you?"),
+        block("text input", variableId=answer_),
+        block("Set variable", variableId=tr, type="Transcript"),
+        text("{{T}}"),
+    )
     fb.start("A")
     _, out = play(fb.build(), "fine")
-    assert out[-2] == 'bot: Assistant: "How are you?"\n\nUser: "fine"' or \
-        out[-2].startswith('bot: Assistant: "How are you?"')
+    assert out[-2] == 'bot: Assistant: "How are you?"\n\nUser: "fine"' or out[-2].startswith(
+        'bot: Assistant: "How are you?"'
+    )
     state = engine.start(fb.build(), now=NOW, seed=1).state
     assert state.transcript == [{"role": "bot", "text": "How are you?"}]
 
@@ -467,8 +536,9 @@ def test_return_without_mark_falls_through() -> None:
 
 def test_ab_test_is_seeded_and_respects_percent() -> None:
     fb = FB()
-    fb.group("A", block("AB test", aPercent=50, items=[
-        item(path="a", edge=fb.to("PA")), item(path="b", edge=fb.to("PB"))]))
+    fb.group(
+        "A", block("AB test", aPercent=50, items=[item(path="a", edge=fb.to("PA")), item(path="b", edge=fb.to("PB"))])
+    )
     fb.group("PA", text("A"))
     fb.group("PB", text("B"))
     fb.start("A")
@@ -477,8 +547,14 @@ def test_ab_test_is_seeded_and_respects_percent() -> None:
     assert seen == {"bot: A", "bot: B"}
     assert play(flow, seed=3) == play(flow, seed=3)
     fb_all_b = FB()
-    fb_all_b.group("A", block("AB test", aPercent=0, items=[
-        item(path="a", edge=fb_all_b.to("PA")), item(path="b", edge=fb_all_b.to("PB"))]))
+    fb_all_b.group(
+        "A",
+        block(
+            "AB test",
+            aPercent=0,
+            items=[item(path="a", edge=fb_all_b.to("PA")), item(path="b", edge=fb_all_b.to("PB"))],
+        ),
+    )
     fb_all_b.group("PA", text("A"))
     fb_all_b.group("PB", text("B"))
     fb_all_b.start("A")
@@ -487,8 +563,13 @@ def test_ab_test_is_seeded_and_respects_percent() -> None:
 
 def test_wait_and_pausing_wait() -> None:
     fb = FB()
-    fb.group("A", block("Wait", secondsToWaitFor="2"), text("a"),
-             block("Wait", secondsToWaitFor="1", shouldPause=True), text("b"))
+    fb.group(
+        "A",
+        block("Wait", secondsToWaitFor="2"),
+        text("a"),
+        block("Wait", secondsToWaitFor="1", shouldPause=True),
+        text("b"),
+    )
     fb.start("A")
     flow = fb.build()
     first = engine.start(flow, now=NOW, seed=1)
@@ -499,27 +580,43 @@ def test_wait_and_pausing_wait() -> None:
 def test_redirect_code_and_integrations() -> None:
     fb = FB()
     fb.var("Site", "example.org")
-    fb.group("A", block("Redirect", url="https://{{Site}}"),
-             block("Code", name="Script"),
-             block("Code", name="Server", isExecutedOnClient=False),
-             block("OpenAI", edge=fb.to("B")))
-    fb.group("B", block("openai"), block("qr-code"), block("webhook"), block("Google Sheets"),
-             text("done"))
+    fb.group(
+        "A",
+        block("Redirect", url="https://{{Site}}"),
+        block("Code", name="Script"),
+        block("Code", name="Server", isExecutedOnClient=False),
+        block("OpenAI", edge=fb.to("B")),
+    )
+    fb.group("B", block("openai"), block("qr-code"), block("webhook"), block("Google Sheets"), text("done"))
     fb.start("A")
     assert play(fb.build())[1] == [
         "link: Open: https://example.org",
-        "note: skipped client script: Script", "note: skipped script: Server",
-        "note: skipped integration: OpenAI", "note: skipped integration: openai",
-        "note: skipped integration: qr-code", "note: skipped integration: webhook",
-        "note: skipped integration: Google Sheets", "bot: done", "end",
+        "note: skipped client script: Script",
+        "note: skipped script: Server",
+        "note: skipped integration: OpenAI",
+        "note: skipped integration: openai",
+        "note: skipped integration: qr-code",
+        "note: skipped integration: webhook",
+        "note: skipped integration: Google Sheets",
+        "bot: done",
+        "end",
     ]
 
 
 def test_embed_waiting_for_event_stores_reply() -> None:
     fb = FB()
     data = fb.var("Data")
-    fb.group("A", block("embed", content={"url": "https://e", "waitForEvent": {
-        "isEnabled": True, "name": "ev", "saveDataInVariableId": data}}), text("{{Data}}"))
+    fb.group(
+        "A",
+        block(
+            "embed",
+            content={
+                "url": "https://e",
+                "waitForEvent": {"isEnabled": True, "name": "ev", "saveDataInVariableId": data},
+            },
+        ),
+        text("{{Data}}"),
+    )
     fb.start("A")
     flow = fb.build()
     first = engine.start(flow, now=NOW, seed=1)
@@ -536,8 +633,7 @@ def test_embed_waiting_for_event_stores_reply() -> None:
 def _child(merge_version: str = "6.1") -> Flow:
     fb = FB(id="child", version=merge_version)
     name = fb.var("Name", id="child-name")
-    fb.group("C1", text("child sees {{Name}}"), block("Set variable", variableId=name,
-                                                        expressionToEvaluate="Zed"))
+    fb.group("C1", text("child sees {{Name}}"), block("Set variable", variableId=name, expressionToEvaluate="Zed"))
     fb.start("C1")
     return fb.build()
 
@@ -573,7 +669,7 @@ def test_link_input_inside_linked_flow() -> None:
     fb.group("A", block("Typebot link", typebotId="child", mergeResults=True), text("parent {{Name}}"))
     fb.start("A")
     fb.linked["child"] = child.build()
-    state, out = play(fb.build(), "Kim")
+    _state, out = play(fb.build(), "Kim")
     assert out == ["input: text", "answer: Kim", "bot: child got Kim", "bot: parent Kim", "end"]
 
 
@@ -590,7 +686,10 @@ def test_link_unknown_flow_is_noted() -> None:
     fb.group("A", block("Typebot link", typebotId="ghost"), text("after"))
     fb.start("A")
     assert play(fb.build())[1] == [
-        "note: skipped Typebot link: linked flow ghost is not available", "bot: after", "end"]
+        "note: skipped Typebot link: linked flow ghost is not available",
+        "bot: after",
+        "end",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,8 +745,13 @@ def test_step_limit_stops_a_loop_without_input() -> None:
 def test_determinism_and_immutability() -> None:
     fb = FB()
     r = fb.var("R")
-    fb.group("A", block("Set variable", variableId=r, type="Random ID"), text("{{R}}"),
-             block("text input", variableId=fb.var("In")), text("bye"))
+    fb.group(
+        "A",
+        block("Set variable", variableId=r, type="Random ID"),
+        text("{{R}}"),
+        block("text input", variableId=fb.var("In")),
+        text("bye"),
+    )
     fb.start("A")
     flow = fb.build()
     one, two = engine.start(flow, now=NOW, seed=9), engine.start(flow, now=NOW, seed=9)
@@ -674,16 +778,27 @@ def _load(name: str) -> Flow:
 
 def test_corpus_condition() -> None:
     flow = _load("condition.json")
-    assert play(flow, "90")[1] == ["bot: How old are you?", "input: number", "answer: 90",
-                                   "bot: You are older than 80", "end"]
+    assert play(flow, "90")[1] == [
+        "bot: How old are you?",
+        "input: number",
+        "answer: 90",
+        "bot: You are older than 80",
+        "end",
+    ]
     assert play(flow, "10")[1][-2:] == ["bot: You are younger than 20", "end"]
 
 
 def test_corpus_return() -> None:
     flow = _load("return.json")
     assert play(flow, "Hi!", "Bob")[1] == [
-        "bot: Hey!", "input: choice", "answer: Hi!", "bot: What's your name?",
-        "input: text", "answer: Bob", "end"]
+        "bot: Hey!",
+        "input: choice",
+        "answer: Hi!",
+        "bot: What's your name?",
+        "input: text",
+        "answer: Bob",
+        "end",
+    ]
 
 
 def test_corpus_link_typebots() -> None:
@@ -691,9 +806,19 @@ def test_corpus_link_typebots() -> None:
     if "cl0ibhv8d0130n21aw8doxhj5" not in flow.linked:
         pytest.skip("importer does not resolve linked exports")
     assert play(flow, "hi", "there")[1] == [
-        "bot: Hey!", "input: text", "answer: hi", "bot: First test message",
-        "note: skipped client script: Set variable", "input: text", "answer: there",
-        "bot: Cheers!", "bot: test 3", "bot: end 3", "bot: End", "end"]
+        "bot: Hey!",
+        "input: text",
+        "answer: hi",
+        "bot: First test message",
+        "note: skipped client script: Set variable",
+        "input: text",
+        "answer: there",
+        "bot: Cheers!",
+        "bot: test 3",
+        "bot: end 3",
+        "bot: End",
+        "end",
+    ]
 
 
 def test_corpus_command_event() -> None:
@@ -707,15 +832,25 @@ def test_corpus_command_event() -> None:
 
 def test_corpus_reply_event() -> None:
     flow = _load("replyEvent.json")
-    state, out = play(flow, "Hi!", "Baptiste", "baptiste@typebot.io")
+    _state, out = play(flow, "Hi!", "Baptiste", "baptiste@typebot.io")
     assert out[3:] == [
-        "answer: Hi!", "bot: Hi!", "bot: buttons", "bot: Welcome",
-        "bot: What's your name?", "input: text",
-        "answer: Baptiste", "bot: Baptiste", "bot: text", "bot: Name",
-        "bot: Great! Nice to meet you Baptiste", "bot: What's the best email we can reach you at?",
+        "answer: Hi!",
+        "bot: Hi!",
+        "bot: buttons",
+        "bot: Welcome",
+        "bot: What's your name?",
+        "input: text",
+        "answer: Baptiste",
+        "bot: Baptiste",
+        "bot: text",
+        "bot: Name",
+        "bot: Great! Nice to meet you Baptiste",
+        "bot: What's the best email we can reach you at?",
         "input: email",
         "answer: baptiste@typebot.io",
-        "bot: What services are you interested in?", "input: choice"]
+        "bot: What services are you interested in?",
+        "input: choice",
+    ]
     _, left = play(flow, "Hi!", "leave")
     assert left[-1] == "end"
 
@@ -752,9 +887,14 @@ def test_reply_event_without_return_ends() -> None:
 def test_one_variables_event_per_step_before_terminal() -> None:
     fb = FB()
     a, b = fb.var("A"), fb.var("B")
-    fb.group("G", block("Set variable", variableId=a, expressionToEvaluate="1"),
-             text("x"), block("Set variable", variableId=b, expressionToEvaluate="2"),
-             block("Set variable", variableId=a, expressionToEvaluate="3"), block("text input"))
+    fb.group(
+        "G",
+        block("Set variable", variableId=a, expressionToEvaluate="1"),
+        text("x"),
+        block("Set variable", variableId=b, expressionToEvaluate="2"),
+        block("Set variable", variableId=a, expressionToEvaluate="3"),
+        block("text input"),
+    )
     fb.start("G")
     events = engine.start(fb.build(), now=NOW, seed=1).events
     assert [e.type for e in events] == ["message", "variables", "input"]

@@ -46,9 +46,7 @@ class TinyHTTPServer:
                 head, sep, body = buf.partition(b"\r\n\r\n")
                 if sep and len(body) >= _content_length(head):
                     self.requests.append(buf)
-                    writer.write(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n" + BODY
-                    )
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n" + BODY)
                     await writer.drain()
                     break
         except ConnectionError:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["tui.engine", "tui.store", "tui.session", "tui.headless", "tui.cli", "tui.flow.loader",
-        "tui.sync.client", "tui.sync.background", "tui.server.app", "tui.server.run", "tui.faultproxy"]
+CORE = [
+    "tui.engine",
+    "tui.store",
+    "tui.session",
+    "tui.headless",
+    "tui.cli",
+    "tui.flow.loader",
+    "tui.sync.client",
+    "tui.sync.background",
+    "tui.server.app",
+    "tui.server.run",
+    "tui.faultproxy",
+]
 
 
 def test_core_modules_do_not_import_textual() -> None:

@@ -233,7 +233,9 @@ def _reachable(flow: Flow) -> set[str]:
             for edge_id in [block.outgoing_edge_id, *(i.outgoing_edge_id for i in block.items)]:
                 todo.append(flow.edge(edge_id) if edge_id else None)
             if block.type == "Jump":
-                todo.append(Edge(id="jump", from_=EdgeFrom(block_id=block.id), to=EdgeTo(group_id=block.options["groupId"])))
+                todo.append(
+                    Edge(id="jump", from_=EdgeFrom(block_id=block.id), to=EdgeTo(group_id=block.options["groupId"]))
+                )
     return seen
 
 

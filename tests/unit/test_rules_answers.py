@@ -29,7 +29,9 @@ def make_scope(**values: Any) -> Scope:
     return Scope(variables, {k.lower(): v for k, v in values.items()})
 
 
-def answer(block_type: str, text: str, options: dict | None = None, items: list[Item] | None = None, scope: Scope | None = None) -> AnswerResult:
+def answer(
+    block_type: str, text: str, options: dict | None = None, items: list[Item] | None = None, scope: Scope | None = None
+) -> AnswerResult:
     block = Block(id="b", type=block_type, options=options or {}, items=items or [])
     return validate_answer(block, text, scope or make_scope(), now=NOW, default_invalid_message="Nope.")
 
@@ -147,7 +149,17 @@ def test_number(text: str, options: dict, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "length", "ok"),
-    [("5", None, True), ("10", None, True), ("11", None, False), ("6", 5, False), ("5", 5, True), ("-3", None, True), ("abc", None, False), ("", None, True), (" 4 ", None, True)],
+    [
+        ("5", None, True),
+        ("10", None, True),
+        ("11", None, False),
+        ("6", 5, False),
+        ("5", 5, True),
+        ("-3", None, True),
+        ("abc", None, False),
+        ("", None, True),
+        (" 4 ", None, True),
+    ],
 )
 def test_rating(text: str, length: int | None, ok: bool) -> None:
     result = answer("rating input", text, {"length": length} if length else {})
@@ -168,13 +180,25 @@ def test_payment() -> None:
         ("skip", {"isRequired": True}, Fail("Nope.")),
         ("https://x.com/a.pdf", {}, Success("https://x.com/a.pdf")),
         ("https://x.com/a.pdf, https://x.com/b.pdf", {}, Success("https://x.com/a.pdf")),
-        ("https://x.com/a.pdf,https://x.com/b.pdf", {"isMultipleAllowed": True}, Success("https://x.com/a.pdf, https://x.com/b.pdf")),
+        (
+            "https://x.com/a.pdf,https://x.com/b.pdf",
+            {"isMultipleAllowed": True},
+            Success("https://x.com/a.pdf, https://x.com/b.pdf"),
+        ),
         ("x.com/a.pdf", {}, Fail("Nope.")),  # protocol required for files
         ("http://localhost/a.pdf", {}, Success("http://localhost/a.pdf")),
         ("not a url", {}, Fail("Nope.")),
         ("https://x.com/a.png", {"allowedFileTypes": {"isEnabled": True, "types": [".pdf"]}}, Fail("Nope.")),
-        ("https://x.com/a.PDF", {"allowedFileTypes": {"isEnabled": True, "types": ["application/pdf"]}}, Success("https://x.com/a.PDF")),
-        ("https://x.com/a.png", {"allowedFileTypes": {"isEnabled": True, "types": ["image/*"]}}, Success("https://x.com/a.png")),
+        (
+            "https://x.com/a.PDF",
+            {"allowedFileTypes": {"isEnabled": True, "types": ["application/pdf"]}},
+            Success("https://x.com/a.PDF"),
+        ),
+        (
+            "https://x.com/a.png",
+            {"allowedFileTypes": {"isEnabled": True, "types": ["image/*"]}},
+            Success("https://x.com/a.png"),
+        ),
     ],
 )
 def test_file(text: str, options: dict, expected: AnswerResult) -> None:
@@ -201,10 +225,14 @@ def test_file(text: str, options: dict, expected: AnswerResult) -> None:
         ("15/03/2025", {"hasTime": True}, "15/03/2025 12:00"),  # chrono implies noon
         ("01/03/2025 to 05/03/2025", {"isRange": True}, "01/03/2025 to 05/03/2025"),
         ("01/03/2025 - 05/03/2025", {"isRange": True}, "01/03/2025 to 05/03/2025"),
-        ("01/03/2025 until 05/03/2025", {"isRange": True, "labels": {"separator": "until"}}, "01/03/2025 to 05/03/2025"),
-            ("20/03/2025", {"max": "2025-03-20"}, "20/03/2025"),
-            ("20/03/2025 18:00", {"hasTime": True, "max": "2025-03-20 17:00"}, None),
-            ("20/03/2025 16:00", {"hasTime": True, "max": "2025-03-20 17:00"}, "20/03/2025 16:00"),
+        (
+            "01/03/2025 until 05/03/2025",
+            {"isRange": True, "labels": {"separator": "until"}},
+            "01/03/2025 to 05/03/2025",
+        ),
+        ("20/03/2025", {"max": "2025-03-20"}, "20/03/2025"),
+        ("20/03/2025 18:00", {"hasTime": True, "max": "2025-03-20 17:00"}, None),
+        ("20/03/2025 16:00", {"hasTime": True, "max": "2025-03-20 17:00"}, "20/03/2025 16:00"),
         ("01/03/2025", {"isRange": True}, None),
         ("hello", {}, None),
         ("12", {}, None),
@@ -251,7 +279,10 @@ def buttons() -> list[Item]:
             id="i5",
             data={
                 "content": "Hidden",
-                "displayCondition": {"isEnabled": True, "condition": {"comparisons": [{"variableId": "show", "comparisonOperator": "Is set"}]}},
+                "displayCondition": {
+                    "isEnabled": True,
+                    "condition": {"comparisons": [{"variableId": "show", "comparisonOperator": "Is set"}]},
+                },
             },
         ),
     ]
@@ -316,7 +347,11 @@ def test_multiple_choice(text: str, expected: str | None) -> None:
 
 
 def test_multiple_choice_typebot_examples() -> None:
-    items = [Item(id="id1", data={"content": "item"}), Item(id="id2", data={"content": "second item"}), Item(id="id3", data={"content": "third item"})]
+    items = [
+        Item(id="id1", data={"content": "item"}),
+        Item(id="id2", data={"content": "second item"}),
+        Item(id="id3", data={"content": "third item"}),
+    ]
     opts = {"isMultipleChoice": True}
     assert content(answer("choice input", "1 and second item, id3", opts, items)) == "item, second item, third item"
     assert content(answer("choice input", "2 and item", opts, items[:2])) == "item, second item"
@@ -357,17 +392,35 @@ def test_dynamic_picture_items() -> None:
     )
     scope = make_scope(Pics=["https://x/1.png", "https://x/2.png"], Titles=["One"])
     items = visible_items(block, scope)
-    assert [(i.id, i.data["title"], i.data["pictureSrc"]) for i in items] == [("0", "One", "https://x/1.png"), ("1", "", "https://x/2.png")]
-    assert validate_answer(block, "https://x/2.png", scope, now=NOW, default_invalid_message="x") == Success("https://x/2.png", None)
+    assert [(i.id, i.data["title"], i.data["pictureSrc"]) for i in items] == [
+        ("0", "One", "https://x/1.png"),
+        ("1", "", "https://x/2.png"),
+    ]
+    assert validate_answer(block, "https://x/2.png", scope, now=NOW, default_invalid_message="x") == Success(
+        "https://x/2.png", None
+    )
 
 
 # --- cards -----------------------------------------------------------------------------------
 
 
 def cards_block(**options: Any) -> Block:
-    paris = {"title": "Paris", "description": "Nice", "imageUrl": "https://x/p.jpg", "options": {"internalValue": "PAR"}, "paths": [{"id": "pc", "text": "Continue"}, {"id": "pm", "text": "More info", "outgoingEdgeId": "edge-more"}]}
-    london = {"title": "London", "description": "Foggy", "imageUrl": "https://x/l.jpg", "paths": [{"id": "lc", "text": "Continue", "outgoingEdgeId": "edge-l"}]}
-    return Block(id="cards", type="cards", options=options, items=[Item(id="c1", data=paris), Item(id="c2", data=london)])
+    paris = {
+        "title": "Paris",
+        "description": "Nice",
+        "imageUrl": "https://x/p.jpg",
+        "options": {"internalValue": "PAR"},
+        "paths": [{"id": "pc", "text": "Continue"}, {"id": "pm", "text": "More info", "outgoingEdgeId": "edge-more"}],
+    }
+    london = {
+        "title": "London",
+        "description": "Foggy",
+        "imageUrl": "https://x/l.jpg",
+        "paths": [{"id": "lc", "text": "Continue", "outgoingEdgeId": "edge-l"}],
+    }
+    return Block(
+        id="cards", type="cards", options=options, items=[Item(id="c1", data=paris), Item(id="c2", data=london)]
+    )
 
 
 def test_cards_by_path_id_title_and_button_text() -> None:
@@ -375,8 +428,12 @@ def test_cards_by_path_id_title_and_button_text() -> None:
     block = cards_block()
     assert validate_answer(block, "pm", scope, now=NOW, default_invalid_message="x") == Success("Paris", "edge-more")
     assert validate_answer(block, "london", scope, now=NOW, default_invalid_message="x") == Success("London", "edge-l")
-    assert validate_answer(block, "Paris", scope, now=NOW, default_invalid_message="x") == Success("Paris", None)  # first path
-    assert validate_answer(block, "More info", scope, now=NOW, default_invalid_message="x") == Success("Paris", "edge-more")
+    assert validate_answer(block, "Paris", scope, now=NOW, default_invalid_message="x") == Success(
+        "Paris", None
+    )  # first path
+    assert validate_answer(block, "More info", scope, now=NOW, default_invalid_message="x") == Success(
+        "Paris", "edge-more"
+    )
     assert validate_answer(block, "Rome", scope, now=NOW, default_invalid_message="x") == Fail("x")
 
 
@@ -392,13 +449,32 @@ def test_cards_save_response_mapping() -> None:
     result = validate_answer(block, "pm", make_scope(), now=NOW, default_invalid_message="x")
     assert result == Success("Paris", "edge-more", {"picked": "Paris", "button": "More info", "internal": "PAR"})
     london = validate_answer(block, "lc", make_scope(), now=NOW, default_invalid_message="x")
-    assert isinstance(london, Success) and london.variables_to_update == {"picked": "London", "button": "Continue", "internal": None}
+    assert isinstance(london, Success) and london.variables_to_update == {
+        "picked": "London",
+        "button": "Continue",
+        "internal": None,
+    }
 
 
 def test_dynamic_cards_from_list_variables() -> None:
-    item = Item(id="d", data={"imageUrl": "{{Pics}}", "title": "{{Titles}}", "description": "{{Descs}}", "paths": [{"id": "go", "text": "Continue", "outgoingEdgeId": "edge-go"}]})
-    block = Block(id="cards", type="cards", options={"saveResponseMapping": [{"field": "Title", "variableId": "picked"}]}, items=[item])
-    scope = make_scope(Pics=["https://x/1.jpg", "https://x/2.jpg"], Titles=["Title 1", "Title 2"], Descs=["Desc 1", "Desc 2"])
+    item = Item(
+        id="d",
+        data={
+            "imageUrl": "{{Pics}}",
+            "title": "{{Titles}}",
+            "description": "{{Descs}}",
+            "paths": [{"id": "go", "text": "Continue", "outgoingEdgeId": "edge-go"}],
+        },
+    )
+    block = Block(
+        id="cards",
+        type="cards",
+        options={"saveResponseMapping": [{"field": "Title", "variableId": "picked"}]},
+        items=[item],
+    )
+    scope = make_scope(
+        Pics=["https://x/1.jpg", "https://x/2.jpg"], Titles=["Title 1", "Title 2"], Descs=["Desc 1", "Desc 2"]
+    )
     cards = visible_items(block, scope)
     assert [(c.data["title"], c.data["description"], c.data["imageUrl"]) for c in cards] == [
         ("Title 1", "Desc 1", "https://x/1.jpg"),
@@ -409,8 +485,20 @@ def test_dynamic_cards_from_list_variables() -> None:
 
 
 def test_cards_display_condition_lives_in_item_options() -> None:
-    hidden = {"displayCondition": {"isEnabled": True, "condition": {"comparisons": [{"variableId": "show", "comparisonOperator": "Is set"}]}}}
-    block = Block(id="c", type="cards", items=[Item(id="a", data={"title": "A", "options": hidden, "paths": [{"id": "p"}]}), Item(id="b", data={"title": "B"})])
+    hidden = {
+        "displayCondition": {
+            "isEnabled": True,
+            "condition": {"comparisons": [{"variableId": "show", "comparisonOperator": "Is set"}]},
+        }
+    }
+    block = Block(
+        id="c",
+        type="cards",
+        items=[
+            Item(id="a", data={"title": "A", "options": hidden, "paths": [{"id": "p"}]}),
+            Item(id="b", data={"title": "B"}),
+        ],
+    )
     assert [i.id for i in visible_items(block, make_scope())] == ["b"]
     assert [i.id for i in visible_items(block, make_scope(Show="1"))] == ["a", "b"]
 
@@ -419,7 +507,9 @@ def test_cards_display_condition_lives_in_item_options() -> None:
 
 
 def test_retry_message_precedence() -> None:
-    assert answer("email input", "bad", {"retryMessageContent": "Try again {{Name}}"}, scope=make_scope(Name="Ada")) == Fail("Try again Ada")
+    assert answer(
+        "email input", "bad", {"retryMessageContent": "Try again {{Name}}"}, scope=make_scope(Name="Ada")
+    ) == Fail("Try again Ada")
     assert answer("email input", "bad", {"retryMessageContent": ""}) == Fail(EMAIL_RETRY_MESSAGE)
     assert answer("number input", "x") == Fail("Nope.")
     block = Block(id="b", type="number input")
@@ -431,8 +521,9 @@ def test_retry_message_precedence() -> None:
 
 def test_default_invalid_message_is_variable_substituted() -> None:
     block = Block(id="b", type="number input", options={})
-    result = validate_answer(block, "abc", make_scope(Name="Ada"), now=NOW,
-                             default_invalid_message="Sorry {{Name}}, again?")
+    result = validate_answer(
+        block, "abc", make_scope(Name="Ada"), now=NOW, default_invalid_message="Sorry {{Name}}, again?"
+    )
     assert result == Fail("Sorry Ada, again?")
 
 

@@ -67,8 +67,20 @@ def test_links_with_substituted_url() -> None:
 
 def test_lists() -> None:
     rich = [
-        {"type": "ul", "children": [{"type": "li", "children": [{"type": "lic", "children": [{"text": "one"}]}]}, {"type": "li", "children": [{"text": "two"}]}]},
-        {"type": "ol", "children": [{"type": "li", "children": [{"text": "first {{Name}}"}]}, {"type": "li", "children": [{"text": "second"}]}]},
+        {
+            "type": "ul",
+            "children": [
+                {"type": "li", "children": [{"type": "lic", "children": [{"text": "one"}]}]},
+                {"type": "li", "children": [{"text": "two"}]},
+            ],
+        },
+        {
+            "type": "ol",
+            "children": [
+                {"type": "li", "children": [{"text": "first {{Name}}"}]},
+                {"type": "li", "children": [{"text": "second"}]},
+            ],
+        },
     ]
     assert rich_text_to_markdown(rich, scope()) == "- one\n- two\n1. first Ada\n2. second"
     assert rich_text_to_plain(rich, scope()) == "one\ntwo\nfirst Ada\nsecond"

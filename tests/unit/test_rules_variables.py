@@ -172,7 +172,16 @@ def test_guess_type_undefined() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(12.0, "12"), (12.5, "12.5"), (-0.0, "0"), (1e-7, "1e-7"), (0.000001, "0.000001"), (123e20, "1.23e+22"), (1e21, "1e+21"), (math.nan, "NaN")],
+    [
+        (12.0, "12"),
+        (12.5, "12.5"),
+        (-0.0, "0"),
+        (1e-7, "1e-7"),
+        (0.000001, "0.000001"),
+        (123e20, "1.23e+22"),
+        (1e21, "1e+21"),
+        (math.nan, "NaN"),
+    ],
 )
 def test_js_number_to_string(value: float, expected: str) -> None:
     assert js_number_to_string(value) == expected

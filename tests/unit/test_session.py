@@ -115,7 +115,9 @@ def _initial_state(store: Store, session: Session):
     from tui import engine
 
     start = store.events(session.id)[0]
-    return engine.start(session.flow, now=datetime.fromisoformat(start.ts.replace("Z", "+00:00")), seed=start.data["seed"]).state
+    return engine.start(
+        session.flow, now=datetime.fromisoformat(start.ts.replace("Z", "+00:00")), seed=start.data["seed"]
+    ).state
 
 
 def test_second_driver_is_refused_and_read_only_works(store: Store, flow) -> None:

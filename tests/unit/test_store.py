@@ -23,8 +23,15 @@ def _event(seq: int, text: str = "hi") -> StoredEvent:
 
 
 def _record(store: Store, last_seq: int = 0) -> SessionRecord:
-    return SessionRecord(id=SID, flow_id="f", flow_name="F", flow_hash="h", device_id=store.device_id,
-                         created_at="2026-01-01T00:00:00.000Z", last_seq=last_seq)
+    return SessionRecord(
+        id=SID,
+        flow_id="f",
+        flow_name="F",
+        flow_hash="h",
+        device_id=store.device_id,
+        created_at="2026-01-01T00:00:00.000Z",
+        last_seq=last_seq,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -82,7 +89,7 @@ def test_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
         store.append_events(SID, [_event(1)])
 
     class Exploit:
-        def __reduce__(self):  # noqa: D105 - the attack itself
+        def __reduce__(self):
             return (open, (str(marker), "w"))
 
     conn = sqlite3.connect(path)
@@ -115,7 +122,7 @@ def test_truncated_store_is_refused_untouched(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
     before = _digest(path)
-    with pytest.raises(StoreError, match="corrupt|truncated|not SteadyChat"):
+    with pytest.raises(StoreError, match=r"corrupt|truncated|not SteadyChat"):
         with Store.open(path) as store:
             store.events(SID)
     assert _digest(path) == before

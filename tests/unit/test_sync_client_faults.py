@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import random
 import sqlite3
 import time
@@ -88,8 +89,13 @@ class FaultTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         fault = self._pick(request)
-        call = {"t": self.clock.now, "method": request.method, "path": request.url.path, "fault": fault,
-                "acked_a": self.store.acked_seq(SID_A)}
+        call = {
+            "t": self.clock.now,
+            "method": request.method,
+            "path": request.url.path,
+            "fault": fault,
+            "acked_a": self.store.acked_seq(SID_A),
+        }
         self.calls.append(call)
         if fault == "connect":
             raise httpx.ConnectError("connection refused", request=request)
@@ -155,20 +161,42 @@ class Env:
     def client(self, token: str = TOKEN, **options: Any) -> SyncClient:
         options.setdefault("heartbeat", 5.0)
         return SyncClient(
-            self.store, URL, token, transport=self.transport, clock=self.clock, sleep=self.clock.sleep,
-            rng=random.Random(SEED), on_status=self.statuses, on_log=self.logs.append, **options,
+            self.store,
+            URL,
+            token,
+            transport=self.transport,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            rng=random.Random(SEED),
+            on_status=self.statuses,
+            on_log=self.logs.append,
+            **options,
         )
 
     def add(self, sid: str, first: int, last: int, text: str = "step") -> None:
         if self.store.get_session(sid) is None:
-            self.store.put_session(SessionRecord(
-                id=sid, flow_id="demo", flow_name="Demo", flow_hash="h" * 64, device_id=self.store.device_id,
-                created_at="2026-01-01T00:00:00.000Z",
-            ))
-        self.store.append_events(sid, [
-            StoredEvent(seq=seq, type="message", ts="2026-01-01T00:00:00.000Z", data={"kind": "text", "text": f"{text} {seq}"})
-            for seq in range(first, last + 1)
-        ])
+            self.store.put_session(
+                SessionRecord(
+                    id=sid,
+                    flow_id="demo",
+                    flow_name="Demo",
+                    flow_hash="h" * 64,
+                    device_id=self.store.device_id,
+                    created_at="2026-01-01T00:00:00.000Z",
+                )
+            )
+        self.store.append_events(
+            sid,
+            [
+                StoredEvent(
+                    seq=seq,
+                    type="message",
+                    ts="2026-01-01T00:00:00.000Z",
+                    data={"kind": "text", "text": f"{text} {seq}"},
+                )
+                for seq in range(first, last + 1)
+            ],
+        )
 
     def server_events(self, sid: str) -> list[dict[str, Any]]:
         owner = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -263,7 +291,7 @@ async def test_offline_retries_are_jittered_and_bounded(env: Env) -> None:
     client.stop()
     await task
     times = [c["t"] for c in env.transport.calls]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert 20 <= len(times) <= 120  # no tight loop, still probing at least every heartbeat
     assert max(gaps) <= 5.0 + 1e-6 and len({round(g, 6) for g in gaps}) == len(gaps)  # spread by jitter
     assert sorted(gaps)[len(gaps) // 2] > 1.0
@@ -447,10 +475,15 @@ async def test_diverged_session_is_a_conflict_and_nothing_is_overwritten(env: En
     env.add(SID_A, 1, 5)
     env.add(SID_B, 1, 5)
     other = [{"seq": s, "type": "message", "ts": "t", "data": {"text": "from another device"}} for s in range(1, 4)]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app), base_url=URL,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as raw:
-        meta = {"flow_id": "demo", "flow_hash": "h" * 64, "device_id": env.store.device_id,
-                "created_at": "2026-01-01T00:00:00.000Z"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as raw:
+        meta = {
+            "flow_id": "demo",
+            "flow_hash": "h" * 64,
+            "device_id": env.store.device_id,
+            "created_at": "2026-01-01T00:00:00.000Z",
+        }
         assert (await raw.put(f"/v1/sessions/{SID_A}", json=meta)).status_code == 201
         assert (await raw.post(f"/v1/sessions/{SID_A}/events", json={"events": other})).status_code == 200
     client = env.client()
@@ -482,8 +515,9 @@ async def test_kicks_are_debounced_into_one_batch(env: Env) -> None:
         env.add(SID_A, seq, seq)
         client.kick(SID_A)
     await env.statuses.until(lambda s: s.state is ConnState.SYNCING)
-    await env.statuses.until(lambda s: s is env.statuses.seen[-1] and s.state is ConnState.ONLINE
-                             and env.store.acked_seq(SID_A) == 11)
+    await env.statuses.until(
+        lambda s: s is env.statuses.seen[-1] and s.state is ConnState.ONLINE and env.store.acked_seq(SID_A) == 11
+    )
     client.stop()
     await task
     assert len(env.transport.requests("POST")) - posts_before == 1

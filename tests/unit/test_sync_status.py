@@ -28,7 +28,13 @@ def test_words(status: SyncStatus, words: str) -> None:
 
 def test_enum_values_are_the_contract_words() -> None:
     assert [s.value for s in ConnState] == [
-        "local-only", "connecting", "online", "syncing", "offline", "unauthorized", "conflict",
+        "local-only",
+        "connecting",
+        "online",
+        "syncing",
+        "offline",
+        "unauthorized",
+        "conflict",
     ]
     assert ConnState("offline") is ConnState.OFFLINE
 

@@ -37,7 +37,11 @@ def _minimal_v6() -> dict[str, Any]:
                 "title": "Hello",
                 "graphCoordinates": {"x": 1, "y": 1},
                 "blocks": [
-                    {"id": "b1", "type": "text", "content": {"richText": [{"type": "p", "children": [{"text": "Hi {{Name}}"}]}]}},
+                    {
+                        "id": "b1",
+                        "type": "text",
+                        "content": {"richText": [{"type": "p", "children": [{"text": "Hi {{Name}}"}]}]},
+                    },
                     {
                         "id": "b2",
                         "type": "choice input",
@@ -113,11 +117,17 @@ def test_unknown_keys_tolerated_and_dropped() -> None:
 
 def test_cards_paths_keep_their_edges() -> None:
     data = _minimal_v6()
-    data["groups"][1]["blocks"].insert(0, {
-        "id": "c1", "type": "cards",
-        "items": [{"id": "ci", "title": "T", "paths": [{"id": "p1", "text": "Go", "outgoingEdgeId": "e3"}]}],
-    })
-    data["edges"].append({"id": "e3", "from": {"blockId": "c1", "itemId": "ci", "pathId": "p1"}, "to": {"groupId": "g1"}})
+    data["groups"][1]["blocks"].insert(
+        0,
+        {
+            "id": "c1",
+            "type": "cards",
+            "items": [{"id": "ci", "title": "T", "paths": [{"id": "p1", "text": "Go", "outgoingEdgeId": "e3"}]}],
+        },
+    )
+    data["edges"].append(
+        {"id": "e3", "from": {"blockId": "c1", "itemId": "ci", "pathId": "p1"}, "to": {"groupId": "g1"}}
+    )
     flow = import_typebot(data, path="x.json")
     assert flow.groups[1].blocks[0].items[0].data["paths"][0]["outgoingEdgeId"] == "e3"
     assert flow.edge("e3").from_.path_id == "p1"
@@ -127,7 +137,10 @@ def test_cards_paths_keep_their_edges() -> None:
     ("mutate", "message"),
     [
         (lambda d: d["groups"][1]["blocks"][0].pop("type"), "x.json: groups[1].blocks[0]: block has no type"),
-        (lambda d: d["groups"][0]["blocks"][1]["items"][0].pop("id"), "x.json: groups[0].blocks[1].items[0]: item has no id"),
+        (
+            lambda d: d["groups"][0]["blocks"][1]["items"][0].pop("id"),
+            "x.json: groups[0].blocks[1].items[0]: item has no id",
+        ),
         (lambda d: d.update(events=[]), "x.json: Invalid typebot file: start event is missing"),
         (lambda d: d.update(groups={}), "x.json: groups must be a list"),
     ],
@@ -150,8 +163,16 @@ def test_pre_v6_without_start_block_rejected() -> None:
 def test_missing_version_is_v3_and_migrated() -> None:
     data = {
         "groups": [
-            {"id": "sg", "title": "Start", "blocks": [{"id": "s", "type": "start", "label": "Start", "outgoingEdgeId": "e"}]},
-            {"id": "g", "title": "G", "blocks": [{"id": "t", "groupId": "g", "type": "text", "content": {"richText": []}}]},
+            {
+                "id": "sg",
+                "title": "Start",
+                "blocks": [{"id": "s", "type": "start", "label": "Start", "outgoingEdgeId": "e"}],
+            },
+            {
+                "id": "g",
+                "title": "G",
+                "blocks": [{"id": "t", "groupId": "g", "type": "text", "content": {"richText": []}}],
+            },
         ],
         "edges": [{"id": "e", "from": {"blockId": "s", "groupId": "sg"}, "to": {"groupId": "g"}}],
     }

@@ -182,14 +182,23 @@ def test_ask_forms() -> None:
         """
     )
     assert [(b.type, b.options) for b in blocks] == [
-        ("text input", {"variableId": "name", "labels": {"placeholder": "Your first name", "button": "Go"}, "isLong": True}),
+        (
+            "text input",
+            {"variableId": "name", "labels": {"placeholder": "Your first name", "button": "Go"}, "isLong": True},
+        ),
         ("email input", {"variableId": "email"}),
         ("email input", {"variableId": "work_email", "retryMessageContent": "Not an email."}),
         ("number input", {"variableId": "age", "min": 1, "max": 120, "step": "{{step}}"}),
         ("phone number input", {"variableId": "phone", "defaultCountryCode": "FR"}),
         (
             "date input",
-            {"variableId": "when", "hasTime": True, "isRange": False, "format": "dd/MM/yyyy HH:mm", "min": "2024-01-01"},
+            {
+                "variableId": "when",
+                "hasTime": True,
+                "isRange": False,
+                "format": "dd/MM/yyyy HH:mm",
+                "min": "2024-01-01",
+            },
         ),
         ("time input", {"variableId": "time", "format": "HH:mm"}),
         ("url input", {"variableId": "url"}),
@@ -219,7 +228,10 @@ def test_rating_forms() -> None:
     )
     assert [(b.type, b.options) for b in blocks] == [
         ("rating input", {"variableId": "nps"}),
-        ("rating input", {"variableId": "stars", "length": 5, "startsAt": 1, "labels": {"left": "bad", "right": "good"}}),
+        (
+            "rating input",
+            {"variableId": "stars", "length": 5, "startsAt": 1, "labels": {"left": "bad", "right": "good"}},
+        ),
         ("rating input", {"variableId": "score", "length": 3}),
     ]
 
@@ -255,7 +267,11 @@ def test_choice_forms() -> None:
         ("a.0.item3", {"content": "on"}, None),
     ]
     assert routed.options == {"buttonLabel": "OK", "isSearchable": True}
-    assert [i.data for i in routed.items] == [{"content": "Sales"}, {"content": "Other", "value": "other"}, {"content": "Support"}]
+    assert [i.data for i in routed.items] == [
+        {"content": "Sales"},
+        {"content": "Other", "value": "other"},
+        {"content": "Support"},
+    ]
     assert [edge_target(flow, i.outgoing_edge_id) for i in (routed.items[0], routed.items[2])] == ["b", "b"]
     item_edge = flow.edge("edge.a.1.item0")
     assert item_edge is not None and (item_edge.from_.block_id, item_edge.from_.item_id) == ("a.1", "a.1.item0")
@@ -275,7 +291,7 @@ def test_choice_forms() -> None:
         ("{{score}}<=5", "score", "Less or equal to", "5"),
         ("{{plan}} == 'pro plan'", "plan", "Equal to", "pro plan"),
         ('{{plan}} != "free"', "plan", "Not equal", "free"),
-        ("{{plan}} == \"\"", "plan", "Equal to", ""),
+        ('{{plan}} == ""', "plan", "Equal to", ""),
         ("{{First name}} contains an", "First name", "Contains", "an"),
         ("{{tags}} not contains vip", "tags", "Does not contain", "vip"),
         ("{{url}} starts with https", "url", "Starts with", "https"),
@@ -512,7 +528,11 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
         ("name: T\n", 1, "missing 'groups'"),
         ("name: T\ngroups: {}\n", 2, "groups: expected a mapping of group titles to blocks, got an empty mapping"),
         ("name: [x]\ngroups:\n  A: [say: a]\n", 1, "name: expected text, got a list"),
-        ("name: T\ngruops: {}\n", 2, "unknown key 'gruops' (known: name, id, variables, start, invalid_message, groups)"),
+        (
+            "name: T\ngruops: {}\n",
+            2,
+            "unknown key 'gruops' (known: name, id, variables, start, invalid_message, groups)",
+        ),
         ("- a\n- b\n", 1, "expected a mapping with name: and groups: (got a list)"),
         ("name: T\ngroups:\n  A: []\n", 3, "group 'A' is empty"),
         ("name: T\ngroups:\n  A:\n  B: [say: x]\n", 3, "group 'A' is empty"),
@@ -532,18 +552,38 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
         ),
         ("name: T\ngroups:\n  A:\n    - ask: x\n      long: maybe\n", 5, "long: expected true or false, got 'maybe'"),
         ("name: T\ngroups:\n  A:\n    - rating: r\n      length: 2.5\n", 5, "length: expected a whole number, got 2.5"),
-        ("name: T\ngroups:\n  A:\n    - ask: x\n\n      type: colour\n", 6, "type: unknown input type 'colour' (known: text, number, email, url, phone, date, time, rating, file)"),
+        (
+            "name: T\ngroups:\n  A:\n    - ask: x\n\n      type: colour\n",
+            6,
+            "type: unknown input type 'colour' (known: text, number, email, url, phone, date, time, rating, file)",
+        ),
         (
             "name: T\ngroups:\n  A:\n    - ask: x\n      min: 3\n",
             5,
             "min: not an option of a text input (options: placeholder, button, retry, long)",
         ),
-        ("name: T\ngroups:\n  A:\n    - say: x\n      color: red\n", 5, "say: unknown option 'color' (it takes no options)"),
-        ("name: T\ngroups:\n  A:\n    - goto: Foo\n  B: [say: x]\n  C: [say: y]\n", 4, "goto: no group named 'Foo' (groups: A, B, C)"),
+        (
+            "name: T\ngroups:\n  A:\n    - say: x\n      color: red\n",
+            5,
+            "say: unknown option 'color' (it takes no options)",
+        ),
+        (
+            "name: T\ngroups:\n  A:\n    - goto: Foo\n  B: [say: x]\n  C: [say: y]\n",
+            4,
+            "goto: no group named 'Foo' (groups: A, B, C)",
+        ),
         ("name: T\nstart: Nope\ngroups:\n  A: [say: x]\n", 2, "start: no group named 'Nope' (groups: A)"),
         ("name: T\ngroups:\n  A:\n    - if: x == 1\n      then: B\n", 5, "then: no group named 'B' (groups: A)"),
-        ("name: T\ngroups:\n  A:\n    - if: x == 1\n      then: A\n      else: C\n", 6, "else: no group named 'C' (groups: A)"),
-        ("name: T\ngroups:\n  A:\n    - if: x == 1\n", 4, "if: missing 'then:' (the group to go to when the condition holds)"),
+        (
+            "name: T\ngroups:\n  A:\n    - if: x == 1\n      then: A\n      else: C\n",
+            6,
+            "else: no group named 'C' (groups: A)",
+        ),
+        (
+            "name: T\ngroups:\n  A:\n    - if: x == 1\n",
+            4,
+            "if: missing 'then:' (the group to go to when the condition holds)",
+        ),
         (
             "name: T\ngroups:\n  A:\n    - choice:\n        - ok\n        - Go: Nowhere\n",
             6,
@@ -560,8 +600,16 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
             7,
             "choice: unknown item key 'colour' (known: label, value, goto)",
         ),
-        ("name: T\ngroups:\n  A:\n    - if: '{{x}} is set 3'\n      then: A\n", 4, "if: 'is set' takes no value, got '3'"),
-        ("name: T\ngroups:\n  A:\n    - if: '{{x}} =='\n      then: A\n", 4, "if: missing a value after '==' (use \"\" for empty text)"),
+        (
+            "name: T\ngroups:\n  A:\n    - if: '{{x}} is set 3'\n      then: A\n",
+            4,
+            "if: 'is set' takes no value, got '3'",
+        ),
+        (
+            "name: T\ngroups:\n  A:\n    - if: '{{x}} =='\n      then: A\n",
+            4,
+            "if: missing a value after '==' (use \"\" for empty text)",
+        ),
         (
             "name: T\ngroups:\n  A:\n    - if: {var: x, op: bigger, value: 1}\n      then: A\n",
             4,
@@ -570,16 +618,40 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
             "Less than, Less or equal to, Contains, Does not contain, Starts with, Ends with, Matches regex, Does not "
             "match regex, Is set, Is empty)",
         ),
-        ("name: T\ngroups:\n  A:\n    - set: x\n", 4, "set: missing 'value:' (or give op: one of custom, empty, append, pop, shift, now, today, yesterday, tomorrow, random id, transcript)"),
-        ("name: T\ngroups:\n  A:\n    - set: x\n      op: explode\n", 5, "op: unknown operation 'explode' (known: custom, empty, append, pop, shift, now, today, yesterday, tomorrow, random id, transcript)"),
+        (
+            "name: T\ngroups:\n  A:\n    - set: x\n",
+            4,
+            "set: missing 'value:' (or give op: one of custom, empty, append, pop, shift, now, today, yesterday, tomorrow, random id, transcript)",
+        ),
+        (
+            "name: T\ngroups:\n  A:\n    - set: x\n      op: explode\n",
+            5,
+            "op: unknown operation 'explode' (known: custom, empty, append, pop, shift, now, today, yesterday, tomorrow, random id, transcript)",
+        ),
         ("name: T\ngroups:\n  A:\n    - set: x\n      op: now\n      value: 3\n", 6, "value: not used by op 'now'"),
-        ("name: T\ngroups:\n  A:\n    - set: {x: 1}\n      op: now\n", 5, "op: only with 'set: VARIABLE' (not with a mapping)"),
+        (
+            "name: T\ngroups:\n  A:\n    - set: {x: 1}\n      op: now\n",
+            5,
+            "op: only with 'set: VARIABLE' (not with a mapping)",
+        ),
         ("name: T\ngroups:\n  A:\n    - wait: soon\n", 4, "wait: expected a number, got 'soon'"),
         ("name: T\ngroups:\n  A:\n    - return: false\n", 4, "return: expected true, got False"),
-        ("name: T\ngroups:\n  A:\n    - end: true\n    - say: x\n", 4, "end: must be the last block of its group (blocks after it never run)"),
+        (
+            "name: T\ngroups:\n  A:\n    - end: true\n    - say: x\n",
+            4,
+            "end: must be the last block of its group (blocks after it never run)",
+        ),
         ("name: T\ngroups:\n  A:\n    - ask: ' name'\n", 4, "ask: expected a variable name, got ' name'"),
-        ("name: T\ngroups:\n  A:\n    - say: hi\n    - say: 'Hi {{ name }}'\n", 5, "say: '{{ name }}' has spaces inside the braces; write '{{name}}'"),
-        ("name: T\nvariables: {x: {a: 1}}\ngroups:\n  A: [say: hi]\n", 2, "x: expected text, a number or a list, got a mapping"),
+        (
+            "name: T\ngroups:\n  A:\n    - say: hi\n    - say: 'Hi {{ name }}'\n",
+            5,
+            "say: '{{ name }}' has spaces inside the braces; write '{{name}}'",
+        ),
+        (
+            "name: T\nvariables: {x: {a: 1}}\ngroups:\n  A: [say: hi]\n",
+            2,
+            "x: expected text, a number or a list, got a mapping",
+        ),
         ("name: T\ngroups:\n  1: [say: hi]\n", 3, "group titles must be text, got 1"),
     ],
 )
@@ -620,7 +692,10 @@ def test_json_numbers_keep_json_meaning() -> None:
 def test_invalid_json_names_line() -> None:
     with pytest.raises(FlowError) as info:
         parse_json('{\n  "name": "T",\n  oops\n}', path="t.json")
-    assert (info.value.line, info.value.reason) == (3, "invalid JSON: Expecting property name enclosed in double quotes")
+    assert (info.value.line, info.value.reason) == (
+        3,
+        "invalid JSON: Expecting property name enclosed in double quotes",
+    )
 
 
 def test_compile_plain_dicts() -> None:

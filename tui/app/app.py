@@ -237,7 +237,9 @@ class SteadyChatApp(App[None]):
             delivered = self._outage_peak
             long_outage = (self.settings.monotonic() - (self._outage_since or 0.0)) >= LONG_OUTAGE_S
             if delivered or long_outage:
-                steps = f"{delivered} queued step{'s' if delivered != 1 else ''} delivered" if delivered else "all synced"
+                steps = (
+                    f"{delivered} queued step{'s' if delivered != 1 else ''} delivered" if delivered else "all synced"
+                )
                 self.notify(f"Back online · {steps}", title="Online", timeout=6)
             self._outage_peak = None
             self._outage_since = None

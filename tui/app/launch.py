@@ -29,9 +29,7 @@ STOP_TIMEOUT_S = 3.0
 def _open(store: Store, flow_path: Path, *, new: bool, session_id: str | None) -> tuple[Session, list[str]]:
     """The session to show and the notices to toast (flow changed, opened read-only)."""
     err = io.StringIO()
-    session, _resumed = open_session(
-        store, flow_path, new=new, session_id=session_id, err=err, read_only_if_busy=True
-    )
+    session, _resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err, read_only_if_busy=True)
     notices = [line.removeprefix("steadychat: ") for line in err.getvalue().splitlines() if line.strip()]
     return session, notices
 
@@ -194,5 +192,5 @@ def _bounded(stop: Callable[..., Any]) -> None:
         stop(timeout=STOP_TIMEOUT_S)
     except TypeError:
         stop()
-    except Exception:  # noqa: BLE001 - quitting must not fail on a stuck helper
+    except Exception:
         pass

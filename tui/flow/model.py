@@ -155,13 +155,15 @@ class Flow(_Model):
     edges: list[Edge] = Field(default_factory=list)
     variables: list[Variable] = Field(default_factory=list)
     invalid_message: str = "Invalid message. Please, try again."
-    linked: dict[str, "Flow"] = Field(default_factory=dict)
+    linked: dict[str, Flow] = Field(default_factory=dict)
 
     _index_cache: tuple[Any, Any, Any] | None = PrivateAttr(default=None)
 
     def canonical_json(self) -> str:
         """Stable JSON text of the flow (sorted keys, no source line numbers)."""
-        data = self.model_dump(mode="json", by_alias=True, exclude={"groups": {"__all__": {"line": True, "blocks": {"__all__": {"line"}}}}})
+        data = self.model_dump(
+            mode="json", by_alias=True, exclude={"groups": {"__all__": {"line": True, "blocks": {"__all__": {"line"}}}}}
+        )
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def content_hash(self) -> str:

@@ -237,7 +237,22 @@ class End(_Entry):
 
 BareSay = Annotated[str, Field(description="A bare text is a say: bubble.")]
 Entry = (
-    BareSay | Say | Image | Video | Audio | Embed | Ask | Rating | Choice | If | Set | Goto | Wait | Redirect | Return | End
+    BareSay
+    | Say
+    | Image
+    | Video
+    | Audio
+    | Embed
+    | Ask
+    | Rating
+    | Choice
+    | If
+    | Set
+    | Goto
+    | Wait
+    | Redirect
+    | Return
+    | End
 )
 
 # Block key → its model (for the test that keeps this file and the compiler in step).

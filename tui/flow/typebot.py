@@ -23,8 +23,7 @@ from tui.rules.variables import safe_stringify
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
 PRE_V6_VERSIONS = frozenset({"3", "4", "5"})
 LEGACY_MESSAGE = (
-    "unsupported Typebot export from before June 2022 (steps instead of blocks); "
-    "re-export it from a current Typebot"
+    "unsupported Typebot export from before June 2022 (steps instead of blocks); re-export it from a current Typebot"
 )
 START_MISSING = "Invalid typebot file: start event is missing"
 LINK_BLOCK_TYPE = "Typebot link"
@@ -279,9 +278,7 @@ def _edge_shape_ok(raw: object) -> bool:
         return False
     if isinstance(src.get("eventId"), str):
         return True
-    return isinstance(src.get("blockId"), str) and all(
-        _str_or_none(src.get(k)) for k in ("itemId", "pathId")
-    )
+    return isinstance(src.get("blockId"), str) and all(_str_or_none(src.get(k)) for k in ("itemId", "pathId"))
 
 
 def _str_or_none(value: object) -> bool:

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from tui.flow.inline_markdown import inline_children
 from tui.errors import FlowError
+from tui.flow.inline_markdown import inline_children
 from tui.flow.model import Block, Edge, EdgeFrom, EdgeTo, Event, Flow, Group, Item, Variable, VariableValue
 
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
@@ -414,7 +414,9 @@ class _Compiler:
         groups = data["groups"]
         if not isinstance(groups, dict) or not groups:
             what = "an empty mapping" if groups == {} else _describe(groups)
-            raise self.fail(f"groups: expected a mapping of group titles to blocks, got {what}", _key_line(data, "groups"))
+            raise self.fail(
+                f"groups: expected a mapping of group titles to blocks, got {what}", _key_line(data, "groups")
+            )
         return groups
 
     def _assign_group_ids(self, raw_groups: dict[Any, Any]) -> dict[str, str]:
@@ -475,7 +477,9 @@ class _Compiler:
             blocks.extend(self._block(entry))
         if not ends and next_title is not None and blocks and not _ends_group(blocks[-1]):
             last = blocks[-1]
-            last.outgoing_edge_id = self._edge(f"edge.{last.id}", EdgeFrom(block_id=last.id), self.group_ids[next_title])
+            last.outgoing_edge_id = self._edge(
+                f"edge.{last.id}", EdgeFrom(block_id=last.id), self.group_ids[next_title]
+            )
         return Group(id=group_id, title=title, blocks=blocks, line=line)
 
     def _check_end(self, entry: _Entry, index: int, count: int) -> None:
@@ -668,12 +672,16 @@ class _Compiler:
             label_text = _scalar_text(label)
             if label_text is not None:
                 return label_text, None, goto
-        raise self.fail(f"choice: an item is 'Label', 'Label: Group' or 'label:/value:/goto:', got {_describe(raw)}", line)
+        raise self.fail(
+            f"choice: an item is 'Label', 'Label: Group' or 'label:/value:/goto:', got {_describe(raw)}", line
+        )
 
     def _full_item(self, raw: dict[str, Any], line: int | None) -> tuple[str, str | None, Any]:
         for key in raw:
             if key not in ("label", "value", "goto"):
-                raise self.fail(f"choice: unknown item key {key!r} (known: label, value, goto)", _key_line(raw, key) or line)
+                raise self.fail(
+                    f"choice: unknown item key {key!r} (known: label, value, goto)", _key_line(raw, key) or line
+                )
         label = _scalar_text(raw["label"])
         if label is None:
             raise self.fail(f"label: expected text, got {_describe(raw['label'])}", _key_line(raw, "label") or line)
@@ -713,7 +721,9 @@ class _Compiler:
             key = next(iter(raw))
             parts = raw[key]
             if not isinstance(parts, list) or not parts:
-                raise self.fail(f"{key}: expected a list of conditions, got {_describe(parts)}", _key_line(raw, key) or line)
+                raise self.fail(
+                    f"{key}: expected a list of conditions, got {_describe(parts)}", _key_line(raw, key) or line
+                )
             comparisons = [
                 self._comparison(part, f"{block_id}.cmp{n}", _item_line(parts, n, line)) for n, part in enumerate(parts)
             ]
@@ -756,10 +766,12 @@ class _Compiler:
         if operator in UNARY_OPS and value:
             raise self.fail(f"if: {op!r} takes no value, got {value!r}", line)
         if operator not in UNARY_OPS and not rest.strip():
-            raise self.fail(f"if: missing a value after {op!r} (use \"\" for empty text)", line)
+            raise self.fail(f'if: missing a value after {op!r} (use "" for empty text)', line)
         variable = match["var"] or match["bare"]
         if not _is_variable_name(variable):
-            raise self.fail(f"if: {{{{{variable}}}}} has spaces inside the braces; write {{{{{variable.strip()}}}}}", line)
+            raise self.fail(
+                f"if: {{{{{variable}}}}} has spaces inside the braces; write {{{{{variable.strip()}}}}}", line
+            )
         return variable, operator, value
 
     def _mapping_comparison(self, raw: dict[str, Any], line: int | None) -> tuple[str, str, str]:
@@ -786,7 +798,9 @@ class _Compiler:
         variable = self._variable_name(entry, "set")
         op_name = entry.raw.get("op", "custom")
         if op_name not in SET_OPS:
-            raise self.fail(f"op: unknown operation {_describe(op_name)} (known: {', '.join(SET_OPS)})", entry.line_of("op"))
+            raise self.fail(
+                f"op: unknown operation {_describe(op_name)} (known: {', '.join(SET_OPS)})", entry.line_of("op")
+            )
         options: dict[str, Any] = {"variableId": variable}
         if op_name != "custom":
             options["type"] = SET_OPS[op_name]
@@ -876,7 +890,9 @@ class _Compiler:
         declared = data.get("variables") or {}
         if not isinstance(declared, dict):
             what = _describe(declared)
-            raise self.fail(f"variables: expected a mapping of names to values, got {what}", _key_line(data, "variables"))
+            raise self.fail(
+                f"variables: expected a mapping of names to values, got {what}", _key_line(data, "variables")
+            )
         variables = [self._declared(name, value, declared) for name, value in declared.items()]
         known = {v.name for v in variables}
         for group in groups:

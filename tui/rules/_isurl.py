@@ -13,7 +13,9 @@ _LABEL = re.compile(r"[a-z_\u00a1-\uffff0-9-]+", re.IGNORECASE)
 _FULL_WIDTH = re.compile(r"[\uff01-\uff5e]")
 
 
-def is_url(url: str, *, require_protocol: bool = True, require_tld: bool = True, protocols: tuple[str, ...] = ("https", "http")) -> bool:
+def is_url(
+    url: str, *, require_protocol: bool = True, require_tld: bool = True, protocols: tuple[str, ...] = ("https", "http")
+) -> bool:
     """True when `url` is a web address by validator.js rules (host must be an FQDN or IP)."""
     if not url or re.search(r"[\s<>]", url) or url.startswith("mailto:") or len(url) > 2083:
         return False

@@ -25,9 +25,9 @@ _RADIX = {"0x": 16, "0o": 8, "0b": 2}
 class Undefined:
     """JS `undefined`, distinct from `null` (None) where the difference shows."""
 
-    _instance: "Undefined | None" = None
+    _instance: Undefined | None = None
 
-    def __new__(cls) -> "Undefined":
+    def __new__(cls) -> Undefined:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

@@ -60,7 +60,9 @@ class Success:
 AnswerResult = Fail | Skip | Success
 
 
-def validate_answer(block: Block, text: str, scope: Scope, *, now: datetime, default_invalid_message: str = DEFAULT_INVALID_MESSAGE) -> AnswerResult:
+def validate_answer(
+    block: Block, text: str, scope: Scope, *, now: datetime, default_invalid_message: str = DEFAULT_INVALID_MESSAGE
+) -> AnswerResult:
     """Validate and normalise a typed reply to an input block, Typebot's way."""
     parser = _PARSERS.get(block.type, _parse_text)
     result = parser(block, text, scope, now)
@@ -192,7 +194,7 @@ def _extensions_allowed(config: Any, urls: list[str]) -> bool:
 
 
 def _extension_of_type(file_type: str) -> str:
-    """".pdf" -> "pdf", "image/png" -> "png"; wildcard mime types are kept as is."""
+    """ ".pdf" -> "pdf", "image/png" -> "png"; wildcard mime types are kept as is."""
     file_type = file_type.strip().lower()
     if file_type.endswith("/*"):
         return file_type
@@ -231,7 +233,9 @@ def _separator(options: dict[str, Any]) -> str:
 _RANGE_WORDS = ("to", "-", "–", "until", "through", "till")
 
 
-def _parse_date_range(text: str, separator: str, *, now: datetime, day_first: bool) -> tuple[datetime | None, datetime | None]:
+def _parse_date_range(
+    text: str, separator: str, *, now: datetime, day_first: bool
+) -> tuple[datetime | None, datetime | None]:
     """A start date and, when the reply is "<start> <sep> <end>", an end date."""
     for sep in dict.fromkeys([*_RANGE_WORDS, separator]):
         pieces = re.split(rf"\s+{re.escape(sep)}\s+", text.strip(), maxsplit=1, flags=re.IGNORECASE)
@@ -247,8 +251,16 @@ def _within_bounds(options: dict[str, Any], scope: Scope, start: datetime, end: 
     """min/max (variable-substituted) checked against start and end (parseLimitToUtcMs: a
     bound without a time covers its whole day, unless the input has a time and the bound too)."""
     has_time = bool(options.get("hasTime"))
-    high = parse_bound(substitute(str(options["max"]), scope), is_max=True, has_time=has_time) if options.get("max") else None
-    low = parse_bound(substitute(str(options["min"]), scope), is_max=False, has_time=has_time) if options.get("min") else None
+    high = (
+        parse_bound(substitute(str(options["max"]), scope), is_max=True, has_time=has_time)
+        if options.get("max")
+        else None
+    )
+    low = (
+        parse_bound(substitute(str(options["min"]), scope), is_max=False, has_time=has_time)
+        if options.get("min")
+        else None
+    )
     if high is not None and (start > high or (end is not None and end > high)):
         return False
     if low is not None and (start < low or (end is not None and end < low)):
@@ -510,7 +522,9 @@ def _match_card(items: list[Item], text: str) -> tuple[Item | None, dict[str, An
     return None, None
 
 
-def _card_variable_updates(block: Block, scope: Scope, item: Item, path: dict[str, Any] | None) -> dict[str, VariableValue]:
+def _card_variable_updates(
+    block: Block, scope: Scope, item: Item, path: dict[str, Any] | None
+) -> dict[str, VariableValue]:
     updates: dict[str, VariableValue] = {}
     for mapping in block.options.get("saveResponseMapping") or []:
         variable_id, kind = mapping.get("variableId"), mapping.get("field")

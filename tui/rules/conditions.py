@@ -12,7 +12,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tui.rules._js import js_number, js_trim
@@ -234,7 +234,7 @@ def js_date_parse(text: str) -> float | None:
 
 def _millis(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float | None:
     try:
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
     return moment.timestamp() * 1000
@@ -242,7 +242,14 @@ def _millis(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec
 
 def _iso_millis(match: re.Match[str]) -> float | None:
     parts = match.groupdict()
-    base = _millis(int(parts["y"]), int(parts["mo"] or 1), int(parts["d"] or 1), int(parts["h"] or 0), int(parts["mi"] or 0), int(parts["s"] or 0))
+    base = _millis(
+        int(parts["y"]),
+        int(parts["mo"] or 1),
+        int(parts["d"] or 1),
+        int(parts["h"] or 0),
+        int(parts["mi"] or 0),
+        int(parts["s"] or 0),
+    )
     if base is None:
         return None
     base += int((parts["ms"] or "0").ljust(3, "0"))
@@ -264,7 +271,7 @@ def _month_text_millis(text: str) -> float | None:
             return None
     if moment.tzinfo is not None:
         return moment.timestamp() * 1000
-    return moment.replace(tzinfo=timezone.utc).timestamp() * 1000
+    return moment.replace(tzinfo=UTC).timestamp() * 1000
 
 
 # --- JS regular expressions --------------------------------------------------------------

@@ -303,7 +303,7 @@ def _js_add(left: Any, right: Any) -> Any:
 def _arith(op: str, x: float, y: float) -> float:
     """JS `*`, `/` and `%` on numbers (division by zero gives ±Infinity or NaN)."""
     if op == "*":
-        return x * y if not (math.isinf(x) and y == 0 or math.isinf(y) and x == 0) else math.nan
+        return x * y if not ((math.isinf(x) and y == 0) or (math.isinf(y) and x == 0)) else math.nan
     if op == "/":
         if y == 0:
             if x == 0 or math.isnan(x):

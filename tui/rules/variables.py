@@ -85,8 +85,9 @@ def _value_text(value: Any, take_latest_if_list: bool) -> str:
     return text or ""
 
 
-def substitute(text: str | None, scope: Scope, *, take_latest_if_list: bool = False,
-               collapse_newlines: bool = False) -> str:
+def substitute(
+    text: str | None, scope: Scope, *, take_latest_if_list: bool = False, collapse_newlines: bool = False
+) -> str:
     """Replace each `{{Name}}` with the variable's value (Typebot's parseVariables).
 
     Names match exactly (no trimming, case-sensitive); unknown or unset variables become "";
@@ -97,6 +98,7 @@ def substitute(text: str | None, scope: Scope, *, take_latest_if_list: bool = Fa
     """
     if not text:
         return ""
+
     def collapse(value: str) -> str:
         return re.sub(r"\n+", " ", value) if collapse_newlines else value
 

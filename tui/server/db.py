@@ -75,9 +75,7 @@ class ServerDB:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0
-        )
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=10000")
@@ -173,9 +171,7 @@ class ServerDB:
                     raise Rejected("diverged", last)
             new = [(sid, *row) for row in rows if row[0] > last]
             if new:
-                self._conn.executemany(
-                    "INSERT INTO events (sid, seq, type, ts, data) VALUES (?, ?, ?, ?, ?)", new
-                )
+                self._conn.executemany("INSERT INTO events (sid, seq, type, ts, data) VALUES (?, ?, ?, ?, ?)", new)
         return last_in_batch
 
     def _transaction(self) -> _Transaction:

@@ -80,9 +80,7 @@ def run_server(
 class ServerThread:
     """A server on a daemon thread: `port=0` picks a free port, read back as `.port`/`.url`."""
 
-    def __init__(
-        self, db_path: str | Path, tokens: list[str], *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, db_path: str | Path, tokens: list[str], *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.db_path = Path(db_path)
         self.tokens = list(tokens)
         self.host = host

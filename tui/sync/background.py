@@ -88,7 +88,7 @@ class BackgroundSync:
             try:
                 future = asyncio.run_coroutine_threadsafe(self.client.drain(drain_timeout), loop)
                 future.result(timeout=drain_timeout + JOIN_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - whatever the last drain hit, the thread must stop
+            except Exception:
                 pass
             finally:
                 self.client.stop()

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import ValidationError
 
+from tui.errors import StoreError
 from tui.sync.backoff import Backoff, parse_retry_after
 from tui.sync.protocol import (
     ERR_DIVERGED,
@@ -50,7 +51,6 @@ from tui.sync.protocol import (
     ProtocolError,
     SessionMeta,
 )
-from tui.errors import StoreError
 from tui.sync.status import ConnState, SyncStatus
 
 MAX_ANSWER_BYTES = 1024 * 1024
@@ -313,7 +313,9 @@ class SyncClient:
             connect=self.connect_timeout, read=self.read_timeout, write=self.read_timeout, pool=self.connect_timeout
         )
         async with httpx.AsyncClient(
-            base_url=self.server_url or "", timeout=timeout, transport=self._transport,
+            base_url=self.server_url or "",
+            timeout=timeout,
+            transport=self._transport,
             headers={"User-Agent": "steadychat-sync/1"},
         ) as http:
             while not self._stopping:
@@ -546,8 +548,15 @@ class SyncClient:
                 continue
             if answer.status == 409:
                 error = _parse(ProtocolError, answer.body)
-                if error is not None and error.error == ERR_GAP and error.acked_seq is not None and error.acked_seq < acked:
-                    self._log(f"gap: server holds {_short(sid)} up to {error.acked_seq}; resending from {error.acked_seq + 1}")
+                if (
+                    error is not None
+                    and error.error == ERR_GAP
+                    and error.acked_seq is not None
+                    and error.acked_seq < acked
+                ):
+                    self._log(
+                        f"gap: server holds {_short(sid)} up to {error.acked_seq}; resending from {error.acked_seq + 1}"
+                    )
                     self.store.set_acked_seq(sid, error.acked_seq)
                     continue
                 if error is not None and error.error == ERR_DIVERGED:
@@ -641,8 +650,11 @@ class SyncClient:
         if self._phase == "down":
             now = self._clock()
             return SyncStatus(
-                ConnState.OFFLINE, pending, retry_in=max(0.0, self._next_attempt - now),
-                detail=self._detail, retry_at=self._next_attempt,
+                ConnState.OFFLINE,
+                pending,
+                retry_in=max(0.0, self._next_attempt - now),
+                detail=self._detail,
+                retry_at=self._next_attempt,
             )
         if self._phase == "connecting":
             return SyncStatus(ConnState.CONNECTING, pending)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ConnState(str, Enum):
+class ConnState(StrEnum):
     """Where the sync client stands with its server."""
 
     LOCAL_ONLY = "local-only"

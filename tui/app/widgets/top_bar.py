@@ -16,7 +16,6 @@ from textual.widgets import Static
 from tui.app.widgets.connection_indicator import ConnectionIndicator
 from tui.sync.status import SyncStatus
 
-
 APP_NAME = "SteadyChat"
 
 
