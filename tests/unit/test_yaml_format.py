@@ -677,11 +677,39 @@ def test_json_same_structure_with_lines() -> None:
     assert str(info.value) == "t.json:6: goto: no group named 'Nope' (groups: A)"
 
 
-def test_json_without_lines_when_yaml_cannot_read_it() -> None:
-    text = '{\n\t"name": "T",\n\t"groups": {"A": [{"goto": "Nope"}]}\n}\n'  # tabs: not YAML
+def test_json_keeps_lines_where_yaml_could_not_read_it() -> None:
+    """JSON is parsed as JSON: tab indentation (not YAML) still gives the line."""
+    text = '{\n\t"name": "T",\n\t"groups": {"A": [{"goto": "Nope"}]}\n}\n'
     with pytest.raises(FlowError) as info:
         flow_from_text(text, path="t.json", is_json=True)
-    assert str(info.value) == "t.json: goto: no group named 'Nope' (groups: A)"
+    assert str(info.value) == "t.json:3: goto: no group named 'Nope' (groups: A)"
+
+
+def test_json_duplicate_key_names_its_line() -> None:
+    with pytest.raises(FlowError) as info:
+        parse_json('{\n  "name": "T",\n  "name": "U"\n}', path="t.json")
+    assert str(info.value) == "t.json:3: duplicate key 'name'"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2.5, -3e2, true, false, null, "x\\u00e9\\n"], "b": {}, "c": [], "d": {"e": [[{}]]}}',
+        "[]",
+        '"just text"',
+        "  42  ",
+        '{"k": "a,b:c{}[]\\"q"}',
+    ],
+)
+def test_json_data_equals_json_loads(text: str) -> None:
+    assert parse_json(text, path="t.json") == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a" 1}', "[1 2]", '{"a": }', "[1,]", "{} {}", '{"a": 1', "tru"])
+def test_json_invalid_is_refused_like_json_loads(text: str) -> None:
+    with pytest.raises(FlowError) as info:
+        parse_json(text, path="t.json")
+    assert info.value.reason.startswith("invalid JSON")
 
 
 def test_json_numbers_keep_json_meaning() -> None:

@@ -11,7 +11,6 @@ Reference: ../shared/typebot-format.md (§1 versions and migration, §3-§6 shap
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -376,10 +375,9 @@ def read_json_file(path: Path) -> Any:
         raise FlowError("cannot read: not UTF-8 text", path=str(path)) from None
     except OSError as exc:
         raise FlowError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FlowError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+    from tui.flow.json_lines import load_json  # depth-checked before json.loads recurses
+
+    return load_json(text, path=str(path))
 
 
 def _resolve_links(flow: Flow, folder: Path, ctx: _LinkContext) -> dict[str, Flow]:

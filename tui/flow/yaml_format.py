@@ -24,6 +24,7 @@ import yaml
 
 from tui.errors import FlowError
 from tui.flow.inline_markdown import inline_children
+from tui.flow.limits import MAX_ALIAS_NODES, MAX_DEPTH, alias_budget_message, too_deep_message
 from tui.flow.model import Block, Edge, EdgeFrom, EdgeTo, Event, Flow, Group, Item, Variable, VariableValue
 
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
@@ -169,9 +170,48 @@ class LineList(list):  # type: ignore[type-arg]
     item_lines: list[int]
 
 
+class _LimitError(yaml.composer.ComposerError):
+    """A file over one of the loader's limits: valid YAML, refused for its size or shape."""
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 scalars: `Yes`/`No`/`on` stay text, `010` and `2024-01-01` stay
-    text, so choice labels and dates are what the author typed."""
+    text, so choice labels and dates are what the author typed.
+
+    Composition is bounded (tui/flow/limits.py): nesting deeper than MAX_DEPTH is refused before
+    the recursive composer and constructor reach Python's recursion limit, and every alias adds
+    the size of what it repeats to a budget, so a small file of nested aliases cannot expand into
+    millions of nodes downstream. An alias to a node still being composed (a cycle) is refused.
+    """
+
+    _depth = 0
+    _alias_nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)
+            size = getattr(node, "size", None)
+            if size is None:
+                raise _LimitError(None, None, "an alias refers to its own anchor", event.start_mark)
+            self._alias_nodes += size
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise _LimitError(None, None, alias_budget_message(), event.start_mark)
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise _LimitError(None, None, too_deep_message(), self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            node.size = 1 + sum(k.size + v.size for k, v in node.value)  # type: ignore[attr-defined]
+        elif isinstance(node, yaml.SequenceNode):
+            node.size = 1 + sum(child.size for child in node.value)  # type: ignore[attr-defined]
+        else:
+            node.size = 1  # type: ignore[attr-defined]
+        return node
 
 
 _DROPPED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("bool", "int", "float", "timestamp")}
@@ -240,7 +280,7 @@ def parse_yaml(text: str, *, path: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = "; ".join(p for p in (exc.context, exc.problem) if p)
-        if not isinstance(exc, yaml.constructor.ConstructorError):
+        if not isinstance(exc, (yaml.constructor.ConstructorError, _LimitError)):
             what = f"invalid YAML: {what}"  # a syntax error; a constructor error is about content
         raise FlowError(what, path=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
@@ -250,17 +290,10 @@ def parse_yaml(text: str, *, path: str) -> Any:
 
 
 def parse_json(text: str, *, path: str) -> Any:
-    """Parse JSON strictly; then re-read it as YAML (a JSON superset) to learn line numbers,
-    keeping that result only when it is identical to the JSON one."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FlowError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    try:
-        with_lines = parse_yaml(text, path=path)
-    except FlowError:
-        return data
-    return with_lines if with_lines == data else data
+    """Parse JSON with a JSON parser, keeping line numbers (tui/flow/json_lines.py)."""
+    from tui.flow.json_lines import parse_json_with_lines  # it imports LineMap/LineList from here
+
+    return parse_json_with_lines(text, path=path)
 
 
 # --------------------------------------------------------------------------------------------
