@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import regex
+
 from tui.rules._js import js_number, js_trim
 from tui.rules.variables import Scope, find_unique_variable, substitute
 
@@ -126,15 +128,15 @@ def _ends_with(a: str | None, b: str | None) -> bool:
 def _matches(a: str | None, b: str | None) -> bool:
     if not b or not a:
         return False
-    regex = compile_js_regex(b)
-    return bool(regex and regex(a))
+    tester = compile_js_regex(b)
+    return bool(tester and tester(a))
 
 
 def _not_matches(a: str | None, b: str | None) -> bool:
     if not b or not a:
         return False
-    regex = compile_js_regex(b)
-    return not (regex and regex(a))
+    tester = compile_js_regex(b)
+    return not (tester and tester(a))
 
 
 def _op_contains(a: Side, b: Side) -> bool:
@@ -279,26 +281,49 @@ def _month_text_millis(text: str) -> float | None:
 _REGEX_WITH_FLAGS = re.compile(r"/(.+)/([gimuy]*)\Z")
 
 
-def compile_js_regex(source: str) -> Callable[[str], bool] | None:
+REGEX_TIMEOUT_S = 0.1
+"""A flow's regex gets this long per match. Patterns like `/^(a+)+$/` backtrack exponentially on
+a few dozen characters; a match that runs out of time counts as a pattern that cannot be used
+(as an invalid one does): `Matches regex` is false, `Does not match regex` is true. A pattern
+and text that timed out are remembered, so a loop that tests them again costs nothing more."""
+
+_TIMED_OUT: dict[tuple[str, str], None] = {}
+_TIMED_OUT_KEPT = 64
+
+
+def compile_js_regex(source: str) -> Callable[[str], bool | None] | None:
     """A tester for `pattern` or `/pattern/flags` as Typebot builds it; None if invalid.
 
     JS flags: i -> IGNORECASE, m -> MULTILINE, y -> anchored at the start; g and u change
-    nothing for a one-off `test`. The pattern is translated for Python's `re`.
+    nothing for a one-off `test`. The pattern is translated for Python regex syntax and run by
+    the `regex` package, whose matches take a timeout (REGEX_TIMEOUT_S): a tester returns
+    None when its match ran out of time.
     """
     found = _REGEX_WITH_FLAGS.search(source)
     pattern, flags = (found.group(1), found.group(2)) if found else (source, "")
     if not pattern:
         return None
-    re_flags = (re.IGNORECASE if "i" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
+    re_flags = (regex.IGNORECASE if "i" in flags else 0) | (regex.MULTILINE if "m" in flags else 0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compiled = re.compile(_translate_js_pattern(pattern, multiline="m" in flags), re_flags)
-    except (re.error, ValueError, OverflowError):
+            compiled = regex.compile(_translate_js_pattern(pattern, multiline="m" in flags), re_flags)
+    except (regex.error, ValueError, OverflowError, RecursionError):
         return None
-    if "y" in flags:
-        return lambda text: compiled.match(text) is not None
-    return lambda text: compiled.search(text) is not None
+    find = compiled.match if "y" in flags else compiled.search
+
+    def test(text: str) -> bool | None:
+        if (source, text) in _TIMED_OUT:
+            return None
+        try:
+            return find(text, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            if len(_TIMED_OUT) >= _TIMED_OUT_KEPT:
+                _TIMED_OUT.pop(next(iter(_TIMED_OUT)))
+            _TIMED_OUT[(source, text)] = None
+            return None
+
+    return test
 
 
 def _translate_js_pattern(pattern: str, *, multiline: bool) -> str:
