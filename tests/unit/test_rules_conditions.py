@@ -187,15 +187,17 @@ def test_sticky_flag_anchors_at_start() -> None:
 
 
 def test_catastrophic_regex_times_out_as_an_unusable_pattern() -> None:
-    """`/^(a+)+$/` on 34 a's and a b backtracks for minutes in `re`; here it runs out of time
-    (REGEX_TIMEOUT_S) and counts as an unusable pattern: no match, so "does not match" holds.
-    The pytest timeout is the guard; nothing here measures speed."""
+    """`/^(a|a)+$/` on 34 a's and a b backtracks for hours; it runs out of time (REGEX_TIMEOUT_S)
+    and counts as an unusable pattern: no match, so "does not match" holds. The issue's
+    `/^(a+)+$/`, which hung `re`, is simply answered by the regex engine. The pytest timeout is
+    the guard; nothing here measures speed."""
     hostile = "a" * 34 + "b"
-    tester = compile_js_regex("/^(a+)+$/")
+    tester = compile_js_regex("/^(a|a)+$/")
     assert tester is not None and tester(hostile) is None
+    assert check(hostile, "Matches regex", "/^(a|a)+$/") is False
+    assert check(hostile, "Does not match regex", "/^(a|a)+$/") is True
+    assert check("aaa", "Matches regex", "/^(a|a)+$/") is True  # an ordinary answer still matches
     assert check(hostile, "Matches regex", "/^(a+)+$/") is False
-    assert check(hostile, "Does not match regex", "/^(a+)+$/") is True
-    assert check("aaa", "Matches regex", "/^(a+)+$/") is True  # an ordinary answer still matches
 
 
 def test_empty_comparisons_are_false() -> None:
