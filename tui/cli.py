@@ -64,10 +64,11 @@ def _store_path(path: Path | None) -> Path:
     return path if path is not None else default_store_path()
 
 
-def _open_store(path: Path | None) -> Any:
+def _open_store(path: Path | None, *, create: bool = True) -> Any:
+    """The store; read-only commands pass create=False so a mistyped path is not created."""
     from tui.store import Store
 
-    return Store.open(_store_path(path))
+    return Store.open(_store_path(path), create=create)
 
 
 def _check_server(server: str | None, token: str | None) -> None:
@@ -179,7 +180,7 @@ def play(
 @reports_errors
 def sessions(as_json: bool, store_path: Path | None) -> None:
     """List sessions, newest first: id, flow, status, steps, queued."""
-    store = _open_store(store_path)
+    store = _open_store(store_path, create=False)
     try:
         rows = []
         for record in sorted(store.sessions(), key=lambda r: r.created_at, reverse=True):
@@ -221,7 +222,7 @@ def export(session_id: str, fmt: str, store_path: Path | None) -> None:
     """Export a session: its events as JSON, or a readable Markdown transcript."""
     from tui.transcript import export_json, export_markdown
 
-    store = _open_store(store_path)
+    store = _open_store(store_path, create=False)
     try:
         writer = export_json if fmt == "json" else export_markdown
         for chunk in writer(store, session_id):
@@ -273,7 +274,7 @@ def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | N
     if not server:
         raise UsageError("sync needs --server (or STEADYCHAT_SERVER)")
     _check_server(server, token)
-    store = _open_store(store_path)
+    store = _open_store(store_path, create=False)
     try:
         on_log = (lambda line: click.echo(f"sync: {line}", err=True)) if verbose else None
         left = sync_all(store, server, token or "", timeout, on_log=on_log)

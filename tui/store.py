@@ -166,13 +166,19 @@ class Store:
         self._sync = tables["sync"]
         self._flows = tables["flows"]
         self.device_id: str = ""
+        self._checked = False  # quick_check passed: writes may go ahead (see _check_before_write)
+        self._damage: StoreError | None = None
 
     # ----------------------------------------------------------------- opening and closing
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open or create the store at `path`; refuse corrupt or foreign files untouched."""
+    def open(cls, path: str | Path, *, create: bool = True) -> Store:
+        """Open or create the store at `path`; refuse corrupt or foreign files untouched.
+
+        `create=False` (the read-only commands) refuses a missing path with "no store at PATH"
+        instead of creating one, so a typo in --store is not mistaken for an empty store.
+        """
         path = Path(path).expanduser()
-        _check_file(path)
+        _check_file(path, create=create)
         created = _create_file(path)
         try:
             conn = _DirectConnection(str(path))
@@ -356,17 +362,51 @@ class Store:
         """Run writes and commit them durably (blocking): callers show data only after this."""
 
         def write_and_commit() -> None:
+            self._check_before_write()
             fn()
             self._conn.commit(blocking=True)
 
         self._read(write_and_commit)
 
+    def _check_before_write(self) -> None:
+        """Refuse to write into a damaged file: SQLite's `quick_check` before the first write.
 
-def _check_file(path: Path) -> None:
+        A zeroed page in the middle of the file goes unnoticed by reads that do not touch it,
+        and a write would then build on the damage. quick_check reads every page (≈ 6 ms for a
+        10,000-event store, 3 MB), so it runs once per process, before the first write rather
+        than at open: resuming a session (no write) and the read-only commands do not pay it.
+        """
+        if self._damage is not None:
+            raise self._damage
+        if self._checked:
+            return
+        try:
+            rows = list(self._conn.select("PRAGMA quick_check(1)"))
+            problem = None if rows == [("ok",)] else (str(rows[0][0]) if rows else "no answer")
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        if problem is not None:
+            self._damage = StoreError(
+                f"{self.path}: store is damaged ({_first_line(problem)}); it was left untouched: "
+                f"move it aside and use a new --store (`sqlite3 {self.path.name} .recover` may save its data)"
+            )
+            raise self._damage
+        self._checked = True
+
+
+def _first_line(text: str) -> str:
+    """The first informative line of an SQLite message (quick_check leads with a '*** in database' line)."""
+    lines = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("***")]
+    return lines[0] if lines else text.strip()
+
+
+def _check_file(path: Path, *, create: bool) -> None:
     """Refuse a file that is not SQLite before sqlite or sqlitedict touches it."""
     if path.is_dir():
         raise StoreError(f"{path}: is a directory; give --store a file path")
     if not path.exists():
+        if not create:
+            raise StoreError(f"no store at {path}: check --store or STEADYCHAT_STORE (nothing was created)")
         if not path.parent.exists():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -378,6 +418,8 @@ def _check_file(path: Path) -> None:
             header = handle.read(len(SQLITE_MAGIC))
     except OSError as exc:
         raise StoreError(f"{path}: cannot read the store: {exc.strerror}") from None
+    if not header and not create:
+        raise StoreError(f"no store at {path} (an empty file): check --store or STEADYCHAT_STORE")
     if header and header != SQLITE_MAGIC:
         raise StoreError(
             f"{path}: not a SteadyChat store (not an SQLite file); it was left untouched, use another --store path"
@@ -388,8 +430,12 @@ def _check_file(path: Path) -> None:
 
 def _check_tables(path: Path) -> None:
     """A valid SQLite file must be ours (or empty): never add our tables to a foreign database."""
+    # A read-only connection to a WAL file creates -wal/-shm beside it and cannot remove them.
+    # Without a -wal file no process is writing it, so read it as immutable: nothing is created.
+    wal = path.with_name(path.name + "-wal")
+    mode = "ro" if wal.exists() else "ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:

@@ -131,20 +131,23 @@ def launch_demo(
 ) -> None:
     """`steadychat demo`: the sync server on 127.0.0.1, a fault proxy in front, the TUI on top."""
     from tui.faultproxy import ProxyThread
-    from tui.server.run import ServerThread
 
     flow_path = Path(flow_path) if flow_path is not None else bundled_flows_dir() / "demo.yaml"
     db_path = Path(server_db) if server_db is not None else default_server_db_path()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    token = _demo_token(db_path)
+    token, new_token = _demo_token(db_path)
     # uvicorn and the proxy log to stderr; under a full-screen TUI that would tear the screen.
     for name in ("uvicorn", "uvicorn.error", "tui.faultproxy"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    store = Store.open(store_path)
-    server = proxy = None
+    # The server (and its database) first: if it cannot start, nothing has been written into the
+    # user's store or beside the server database.
+    server = _start_demo_server(db_path, token)
+    if new_token:
+        _save_demo_token(db_path, token)
+    store = proxy = None
     try:
+        store = Store.open(store_path)
         session, notices = _open(store, flow_path, new=new, session_id=None)
-        server = _quietly(lambda: ServerThread(db_path, [token]).start())
         network: DemoNetwork | None = None
 
         def on_event(line: str) -> None:
@@ -158,25 +161,46 @@ def launch_demo(
     finally:
         if proxy is not None:
             _bounded(proxy.stop)
-        if server is not None:
-            _bounded(server.stop)
-        store.close()
+        _bounded(server.stop)
+        if store is not None:
+            store.close()
 
 
-def _demo_token(db_path: Path) -> str:
-    """The demo's client token, kept beside the server db (0600) so sessions stay ours across runs."""
+def _start_demo_server(db_path: Path, token: str) -> Any:
+    """The embedded server on a free port, or one line naming --server-db (exit 2)."""
+    from tui.errors import SteadyChatError, UsageError
+    from tui.server.run import ServerThread
+
+    try:
+        return _quietly(lambda: ServerThread(db_path, [token]).start())
+    except SteadyChatError:
+        raise
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"--server-db {db_path}: the demo's sync server cannot use it ({reason}); "
+            "give another path (nothing was written)"
+        ) from None
+
+
+def _demo_token(db_path: Path) -> tuple[str, bool]:
+    """The demo's client token kept beside the server db (so sessions stay ours across runs),
+    and whether it is new (saved only once the server has started)."""
     path = db_path.with_name(db_path.name + ".token")
     try:
         token = path.read_text(encoding="utf-8").strip()
         if token:
-            return token
-    except OSError:
+            return token, False
+    except (OSError, UnicodeDecodeError):
         pass
-    token = secrets.token_urlsafe(24)
+    return secrets.token_urlsafe(24), True
+
+
+def _save_demo_token(db_path: Path, token: str) -> None:
+    path = db_path.with_name(db_path.name + ".token")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(token + "\n")
-    return token
 
 
 def _quietly(start: Callable[[], Any]) -> Any:
