@@ -531,7 +531,7 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
         (
             "name: T\ngruops: {}\n",
             2,
-            "unknown key 'gruops' (known: name, id, variables, start, invalid_message, groups)",
+            "unknown key 'gruops' (known: name, id, variables, start, invalid_message, max_answer_bytes, groups)",
         ),
         ("- a\n- b\n", 1, "expected a mapping with name: and groups: (got a list)"),
         ("name: T\ngroups:\n  A: []\n", 3, "group 'A' is empty"),

@@ -53,6 +53,13 @@ LOGIC_TYPES = frozenset(
 )
 
 
+DEFAULT_MAX_ANSWER_BYTES = 64 * 1024
+"""An answer longer than this (UTF-8 bytes) is refused before it is committed: the server takes
+events up to 1 MiB, and a store should not swallow a pasted file. A flow may set its own."""
+MAX_ANSWER_BYTES_LIMIT = 512 * 1024
+"""The most a flow may allow: an answer event must still fit the server's 1 MiB batch."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -144,6 +151,7 @@ class Flow(_Model):
     `linked` holds other flows this one reaches through Typebot link blocks, by their Typebot id
     (resolved at load time from the same folder, so the engine stays free of I/O).
     `invalid_message` is `settings.general.systemMessages.invalidMessage` or its default.
+    `max_answer_bytes` bounds one answer (our format's `max_answer_bytes:`; Typebot: the default).
     """
 
     id: str
@@ -155,6 +163,7 @@ class Flow(_Model):
     edges: list[Edge] = Field(default_factory=list)
     variables: list[Variable] = Field(default_factory=list)
     invalid_message: str = "Invalid message. Please, try again."
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
     linked: dict[str, Flow] = Field(default_factory=dict)
 
     _index_cache: tuple[Any, Any, Any] | None = PrivateAttr(default=None)
@@ -164,6 +173,8 @@ class Flow(_Model):
         data = self.model_dump(
             mode="json", by_alias=True, exclude={"groups": {"__all__": {"line": True, "blocks": {"__all__": {"line"}}}}}
         )
+        if data.get("max_answer_bytes") == DEFAULT_MAX_ANSWER_BYTES:
+            del data["max_answer_bytes"]  # flows that keep the default hash as they did before it existed
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def content_hash(self) -> str:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tui.flow.model import DEFAULT_MAX_ANSWER_BYTES, MAX_ANSWER_BYTES_LIMIT
+
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 InputType = Literal["text", "number", "email", "url", "phone", "date", "time", "rating", "file"]
@@ -277,6 +279,12 @@ class FlowFile(BaseModel):
     )
     start: str = _opt(f"{GROUP} Where the conversation starts (default: the first group).")
     invalid_message: str | None = _opt("Message sent when an answer is invalid and the input has no retry:.")
+    max_answer_bytes: int = _opt(
+        f"Longest answer accepted, in UTF-8 bytes (default {DEFAULT_MAX_ANSWER_BYTES}); "
+        "a longer one is refused before it is saved.",
+        ge=1,
+        le=MAX_ANSWER_BYTES_LIMIT,
+    )
     groups: dict[str, list[Entry]] = Field(
         min_length=1,
         description="Groups by title, in order. A group runs its blocks in order, then continues into the "

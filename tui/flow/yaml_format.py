@@ -25,7 +25,20 @@ import yaml
 from tui.errors import FlowError
 from tui.flow.inline_markdown import inline_children
 from tui.flow.limits import MAX_ALIAS_NODES, MAX_DEPTH, alias_budget_message, too_deep_message
-from tui.flow.model import Block, Edge, EdgeFrom, EdgeTo, Event, Flow, Group, Item, Variable, VariableValue
+from tui.flow.model import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    MAX_ANSWER_BYTES_LIMIT,
+    Block,
+    Edge,
+    EdgeFrom,
+    EdgeTo,
+    Event,
+    Flow,
+    Group,
+    Item,
+    Variable,
+    VariableValue,
+)
 
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
 
@@ -33,7 +46,7 @@ DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
 # Vocabulary (schema.py and the docs mirror these tables; a test keeps them equal)
 # --------------------------------------------------------------------------------------------
 
-TOP_KEYS = ("name", "id", "variables", "start", "invalid_message", "groups")
+TOP_KEYS = ("name", "id", "variables", "start", "invalid_message", "max_answer_bytes", "groups")
 BLOCK_KEYS = (
     "say", "image", "video", "audio", "embed", "ask", "choice", "rating",
     "if", "set", "goto", "wait", "redirect", "return", "end",
@@ -417,7 +430,19 @@ class _Compiler:
             edges=self.edges,
             variables=self._variables(data, groups),
             invalid_message=self._optional_text(data, "invalid_message") or DEFAULT_INVALID_MESSAGE,
+            max_answer_bytes=self._max_answer_bytes(data),
         )
+
+    def _max_answer_bytes(self, data: dict[str, Any]) -> int:
+        """`max_answer_bytes:` a whole number from 1 to MAX_ANSWER_BYTES_LIMIT (default 65536)."""
+        value = data.get("max_answer_bytes", DEFAULT_MAX_ANSWER_BYTES)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ANSWER_BYTES_LIMIT:
+            raise self.fail(
+                f"max_answer_bytes: expected a whole number of bytes from 1 to {MAX_ANSWER_BYTES_LIMIT} "
+                f"(default {DEFAULT_MAX_ANSWER_BYTES}), got {_describe(value)}",
+                _key_line(data, "max_answer_bytes"),
+            )
+        return value
 
     def _check_top_keys(self, data: dict[str, Any]) -> None:
         for key in data:
