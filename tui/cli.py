@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
 
@@ -133,9 +133,9 @@ def validate(flows: tuple[Path, ...]) -> None:
 @click.option(
     "--answers",
     "answers_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     default=None,
-    help="Answers, one per line (else standard input).",
+    help="Answers, one per line, UTF-8 (else standard input).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One event object per line.")
 @click.option("--new", "new", is_flag=True, help="Start a new session even if one is active.")
@@ -146,7 +146,7 @@ def validate(flows: tuple[Path, ...]) -> None:
 @reports_errors
 def play(
     flow_path: Path,
-    answers_file: TextIO | None,
+    answers_file: BinaryIO | None,
     as_json: bool,
     new: bool,
     session_id: str | None,

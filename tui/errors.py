@@ -6,6 +6,7 @@
     ├── EngineError          the flow misbehaves at run time (e.g. a loop without input)
     ├── StoreError           the local store file cannot be used (corrupt, locked, foreign, full)
     │   └── SessionBusyError another process drives this session
+    ├── AnswerError          an answer refused before it is saved (too long, not text)
     ├── UsageError           a command-line mistake the parser cannot catch
     └── SyncError            a sync failure that must stop a command (never raised into the UI)
 
@@ -50,6 +51,11 @@ class StoreError(SteadyChatError):
 
 class SessionBusyError(StoreError):
     """Another process is driving the same session."""
+
+
+class AnswerError(SteadyChatError):
+    """An answer that is refused before anything is committed (over the flow's size cap, or
+    not valid text); the session stays where it was."""
 
 
 class UsageError(SteadyChatError):

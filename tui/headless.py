@@ -10,9 +10,9 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
-from tui.errors import SessionBusyError, UsageError
+from tui.errors import AnswerError, SessionBusyError, UsageError
 from tui.flow.loader import load_flow
 from tui.session import Session, latest_active_session
 from tui.steps import StoredEvent
@@ -94,11 +94,53 @@ def _warn_if_changed(session: Session, file_hash: str, flow_path: Path, err: Tex
         err.flush()
 
 
+class AnswerReader:
+    """Answers one per line from a file or stdin, read as bytes and decoded strictly as UTF-8.
+
+    A line is read at most `limit` (+ line end) bytes at a time, so a 5 MB line costs 64 KiB of
+    memory before it is refused; a line that is not UTF-8 is refused by number. Either refusal
+    is an AnswerError (one line, exit 2) and nothing is saved for that line.
+    """
+
+    def __init__(self, stream: IO[bytes] | TextIO) -> None:
+        self.stream: IO[bytes] | TextIO = getattr(stream, "buffer", stream)
+        name = getattr(stream, "name", None)
+        self.name = f"--answers {name}" if isinstance(name, str) and not name.startswith("<") else "standard input"
+        self.line_no = 0
+        self.interactive = stream.isatty()
+
+    def where(self) -> str:
+        return f"{self.name} line {self.line_no}"
+
+    def next_answer(self, limit: int) -> str | None:
+        """The next answer, without its line end; None at the end of the answers."""
+        raw = self.stream.readline(limit + 3)  # the answer, "\r\n", and one byte to see it is over
+        if not raw:
+            return None
+        self.line_no += 1
+        if isinstance(raw, str):  # a text stream handed in by a caller (tests, the corpus runner)
+            return raw.removesuffix("\n").removesuffix("\r")
+        body = raw.removesuffix(b"\n").removesuffix(b"\r")
+        if len(body) > limit:
+            raise AnswerError(
+                f"{self.where()}: the answer is longer than this flow accepts ({limit:,} bytes, its "
+                "max_answer_bytes); nothing was saved for it"
+            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise AnswerError(
+                f"{self.where()}: not valid UTF-8 (byte {exc.start + 1}); nothing was saved for it: "
+                "save the answers as UTF-8 text"
+            ) from None
+        return text.removeprefix("\ufeff") if self.line_no == 1 else text
+
+
 def play_flow(
     flow_path: Path,
     *,
     store_path: Path,
-    answers: TextIO,
+    answers: IO[bytes] | TextIO,
     as_json: bool,
     new: bool,
     session_id: str | None,
@@ -119,17 +161,21 @@ def play_flow(
         printer(session.latest_turn() if resumed else session.events())
         if server:
             background = _start_sync(store, server, token or "", session, err)
-        interactive = answers.isatty()
+        reader = AnswerReader(answers)
         while session.status == "active":
-            if interactive:
+            if reader.interactive:
                 spec = session.waiting_input
                 hint = f"({spec.placeholder}) " if spec is not None and spec.placeholder else ""
                 err.write(f"{hint}> ")
                 err.flush()
-            line = answers.readline()
-            if not line:
+            line = reader.next_answer(session.flow.max_answer_bytes)
+            if line is None:
                 break
-            printer(session.answer(line.rstrip("\r\n")))
+            try:
+                events = session.answer(line)
+            except AnswerError as exc:
+                raise AnswerError(f"{reader.where()}: {exc}") from None
+            printer(events)
         failed = any(e.type == "error" for e in session.latest_turn())
         if session.status != "active" and not as_json:
             err.write("steadychat: conversation complete\n" if not failed else "")

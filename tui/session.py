@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from tui import engine
-from tui.errors import SessionBusyError, StoreError
+from tui.errors import AnswerError, SessionBusyError, StoreError
 from tui.flow.model import Flow
 from tui.steps import Emitted, EngineState, InputSpec, StoredEvent
 from tui.store import SessionRecord, Store
@@ -211,10 +211,16 @@ class Session:
 
     # ----------------------------------------------------------------- steps
     def answer(self, text: str) -> list[StoredEvent]:
-        """Give the waiting input a reply; returns the step's events once they are durable."""
+        """Give the waiting input a reply; returns the step's events once they are durable.
+
+        An answer over the flow's `max_answer_bytes`, or that is not valid text, raises
+        AnswerError and records nothing (`refusal` gives the same words to a UI first)."""
         self._check_writable()
         if self.waiting_input is None:
             return []  # completed: nothing waits for an answer, nothing is recorded
+        problem = self.unfit_answer(text)
+        if problem is not None:
+            raise AnswerError(f"{problem}; nothing was saved for it")
         now = _truncate_ms(self.clock())
         result = engine.answer(self.flow, self.record.state, text, now=now)
         events = result.events
@@ -238,11 +244,31 @@ class Session:
         """
         if self.waiting_input is None:
             return None
+        problem = self.unfit_answer(text)
+        if problem is not None:
+            return f"{problem[0].upper()}{problem[1:]}."
         result = engine.answer(self.flow, self.record.state, text, now=_truncate_ms(self.clock()))
         if not result.events or result.events[0].type == "answer":
             return None
         retries = [e for e in result.events if e.type == "message" and e.data.get("retry")]
         return str(retries[0].data.get("text", "")) if retries else None
+
+    def unfit_answer(self, text: str, *, size: int | None = None) -> str | None:
+        """Why `text` cannot be an answer at all, whatever the input: over the flow's
+        `max_answer_bytes` (the store and the server must not swallow a pasted file: such an
+        event could never sync), or not encodable as UTF-8 (an unpaired surrogate). None if fit.
+        `size` is the byte count when the caller knows the answer is at least that long."""
+        limit = self.flow.max_answer_bytes
+        try:
+            encoded = size if size is not None else len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return "the answer is not valid text (it holds an unpaired surrogate)"
+        if encoded > limit:
+            return (
+                f"the answer is too long ({_size(encoded)}; this flow accepts at most {_size(limit)}, "
+                "its max_answer_bytes)"
+            )
+        return None
 
     def command(self, name: str) -> list[StoredEvent]:
         """Trigger a command event of the flow (Typebot command events, as slash commands)."""
@@ -317,6 +343,15 @@ class Session:
         )
         if not self.read_only:
             self.store.put_session(self.record)
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: 900 bytes, 64 KiB, 5.0 MiB."""
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KiB" if count % 1024 == 0 else f"{count / 1024:.1f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"
 
 
 def stored_flow(store: Store, flow_hash: str) -> Flow:
