@@ -231,6 +231,39 @@ def export(session_id: str, fmt: str, store_path: Path | None) -> None:
         store.close()
 
 
+# --------------------------------------------------------------------------- drop
+@main.command()
+@click.argument("session_id", metavar="SID")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the export goes first (default: steadychat-dropped-SID.json next to the store); never overwritten.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask (needed when not run in a terminal).")
+@store_option
+@reports_errors
+def drop(session_id: str, export_path: Path | None, yes: bool, store_path: Path | None) -> None:
+    """Export a session to a file, then delete it from the store (e.g. one that can never sync)."""
+    from tui.drop import default_export_path, drop_session
+
+    def confirm(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("drop deletes a session from the store: confirm with --yes (nothing was dropped)")
+        return click.confirm(question, default=False, err=True)
+
+    store = _open_store(store_path, create=False)
+    try:
+        target = export_path if export_path is not None else default_export_path(store, session_id)
+        count = drop_session(store, session_id, export_path=target, confirm=confirm)
+    finally:
+        store.close()
+    click.echo(f"exported session {session_id} ({count} events) to {target}; dropped it from the store", err=True)
+
+
 # --------------------------------------------------------------------------- server and sync
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -321,6 +321,18 @@ class Store:
                 f"{self.path}: holds a session record that is not SteadyChat JSON; refusing to load it"
             ) from None
 
+    def drop_session(self, session_id: str) -> None:
+        """Delete a session's events, cache and sync mark in one transaction (`steadychat drop`,
+        which exports it first). The flow it ran stays: other sessions may share it."""
+        bounds = (f"{session_id}:", f"{session_id};")
+
+        def delete() -> None:
+            self._conn.execute('DELETE FROM "events" WHERE key >= ? AND key < ?', bounds)
+            self._conn.execute('DELETE FROM "sessions" WHERE key = ?', (session_id,))
+            self._conn.execute('DELETE FROM "sync" WHERE key = ?', (session_id,))
+
+        self._write(delete)
+
     # ----------------------------------------------------------------- sync bookkeeping
     def acked_seq(self, session_id: str) -> int:
         value = self._read(lambda: self._sync.get(session_id, 0))
