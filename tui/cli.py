@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -293,8 +294,22 @@ def server(host: str, port: int, db_path: Path | None, tokens: tuple[str, ...]) 
     run_server(host, port, db_path or data_dir() / "server.db", list(tokens))
 
 
+def _seconds(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """A timeout is a finite number of seconds, zero or more."""
+    if not math.isfinite(value) or value < 0:
+        raise click.BadParameter(f"{value:g}: expected a number of seconds, 0 or more")
+    return value
+
+
 @main.command()
-@click.option("--timeout", default=30.0, show_default=True, type=float, help="Give up after this many seconds.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    callback=_seconds,
+    help="Give up after this many seconds (0 or more).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print the sync log (batches sent, acked, retried) on stderr.")
 @store_option
 @server_option
@@ -302,7 +317,7 @@ def server(host: str, port: int, db_path: Path | None, tokens: tuple[str, ...]) 
 @reports_errors
 def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | None, token: str | None) -> None:
     """Deliver every queued step; exit 0 when all are acknowledged, else 1 with the count left."""
-    from tui.sync.background import sync_all
+    from tui.sync.background import sync_report
 
     if not server:
         raise UsageError("sync needs --server (or STEADYCHAT_SERVER)")
@@ -310,13 +325,34 @@ def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | N
     store = _open_store(store_path, create=False)
     try:
         on_log = (lambda line: click.echo(f"sync: {line}", err=True)) if verbose else None
-        left = sync_all(store, server, token or "", timeout, on_log=on_log)
+        report = sync_report(store, server, token or "", timeout, on_log=on_log)
     finally:
         store.close()
-    if left:
-        click.echo(f"{left} steps still queued", err=True)
+    if report.left:
+        click.echo(_why_not_synced(report, server, timeout), err=True)
         sys.exit(1)
     click.echo("all steps synced", err=True)
+
+
+def _why_not_synced(report: Any, server: str, timeout: float) -> str:
+    """One line: how many steps are left and why (token, network, a named session, time)."""
+    from tui.sync.status import ConnState
+
+    left = f"{report.left} steps still queued"
+    status = report.status
+    if status.state is ConnState.UNAUTHORIZED:
+        return f"{left}: {server} refused the token (unauthorized); check --token or STEADYCHAT_TOKEN"
+    if report.conflicts:
+        sid, why = next(iter(report.conflicts.items()))
+        more = f" (and {len(report.conflicts) - 1} more sessions)" if len(report.conflicts) > 1 else ""
+        hint = f"; `steadychat drop {sid}` exports it to a file and removes it" if "poison" in why else ""
+        return f"{left}: conflict in session {sid}{more}: {why}{hint}"
+    if status.state is ConnState.OFFLINE:
+        return f"{left}: cannot reach {server} ({status.detail or 'no connection'}); is the server running?"
+    if status.state is ConnState.CONNECTING:
+        return f"{left}: no answer from {server} within {timeout:g}s; is the server running?"
+    detail = f" ({status.detail})" if status.detail else ""
+    return f"{left}: not all delivered within {timeout:g}s{detail}; run sync again or raise --timeout"
 
 
 # --------------------------------------------------------------------------- the TUI

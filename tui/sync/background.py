@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tui.sync.client import SyncClient
@@ -119,5 +120,30 @@ def sync_all(
     **client_options: Any,
 ) -> int:
     """Deliver every queued event within `timeout` seconds; returns how many are left."""
+    return sync_report(store, server_url, token, timeout, on_status=on_status, on_log=on_log, **client_options).left
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """How a one-shot drain ended: events left, the last status, and the sessions in conflict
+    (full id → reason), so `steadychat sync` can say why in one line."""
+
+    left: int
+    status: SyncStatus
+    conflicts: dict[str, str]
+
+
+def sync_report(
+    store: Any,
+    server_url: str | None,
+    token: str | None,
+    timeout: float,
+    *,
+    on_status: Callable[[SyncStatus], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+    **client_options: Any,
+) -> SyncReport:
+    """`sync_all`, keeping what the caller needs to explain a failure."""
     client = SyncClient(store, server_url, token, on_status=on_status, on_log=on_log, **client_options)
-    return asyncio.run(client.drain(timeout))
+    left = asyncio.run(client.drain(timeout))
+    return SyncReport(left, client.status, client.conflicts)
