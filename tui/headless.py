@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, TextIO
 
 from tui.errors import AnswerError, SessionBusyError, UsageError
 from tui.flow.loader import load_flow
+from tui.flow.model import Flow
 from tui.session import Session, latest_active_session
 from tui.steps import StoredEvent
 from tui.store import Store
@@ -49,13 +50,14 @@ def open_session(
     session_id: str | None,
     err: TextIO,
     read_only_if_busy: bool = False,
+    flow: Flow | None = None,
 ) -> tuple[Session, bool]:
     """The session to drive: `--session`, else the flow's latest active one, else a new one.
 
     A session another process drives raises SessionBusyError, or with `read_only_if_busy` (the
     TUI) opens read-only with a line on `err`. Returns (session, resumed).
     """
-    flow = load_flow(flow_path)
+    flow = flow if flow is not None else load_flow(flow_path)
     if session_id:
         session = _resume(store, session_id, err, read_only_if_busy)
         if session.flow.id != flow.id:
@@ -153,11 +155,12 @@ def play_flow(
     out = out or sys.stdout
     err = err or sys.stderr
     printer = Printer(out, as_json=as_json)
+    flow = load_flow(flow_path)  # before the store: a flow we refuse leaves no store behind
     store = Store.open(store_path)
     background = None
     session: Session | None = None
     try:
-        session, resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err)
+        session, resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err, flow=flow)
         printer(session.latest_turn() if resumed else session.events())
         if server:
             background = _start_sync(store, server, token or "", session, err)
