@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from json.decoder import scanstring
+from collections.abc import Callable
 from typing import Any
 
 from tui.errors import FlowError
 from tui.flow.limits import MAX_DEPTH, too_deep_message
 from tui.flow.yaml_format import LineList, LineMap
+
+# json's own string scanner (C): decodes escapes exactly as json.loads does. Not in the type stubs.
+scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 # A token: a structural character, a string's opening quote, or a bare word (number, literal).
 _TOKEN = re.compile(r'[ \t\n\r]*(?:([{}\[\],:])|(")|([^ \t\n\r{}\[\],:"]+))')
@@ -90,7 +93,8 @@ class _Parser:
         return self._line
 
     def parse(self) -> Any:
-        text, stack = self.text, []
+        text = self.text
+        stack: list[list[Any]] = []
         root: list[Any] = []
         pos, end = 0, len(text)
         after_value = False  # a value just ended: only `,` or a closing bracket may follow
@@ -157,15 +161,17 @@ class _Parser:
     def _put(root: list[Any], top: list[Any] | None, value: Any, line: int) -> None:
         if top is None:
             root.append(value)
-        elif isinstance(top[0], dict):
+            return
+        container = top[0]
+        if isinstance(container, LineMap):
             if top[2] is None:
                 raise _Malformed
-            top[0][top[2]] = value
-            top[0].key_lines[top[2]] = top[3]
+            container[top[2]] = value
+            container.key_lines[top[2]] = top[3]
             top[2] = None
         else:
-            top[0].append(value)
-            top[0].item_lines.append(line)
+            container.append(value)
+            container.item_lines.append(line)
 
 
 def _bare_word(word: str) -> Any:

@@ -200,17 +200,36 @@ class _Loader(yaml.SafeLoader):
     _depth = 0
     _alias_nodes = 0
 
+    def compose_document(self) -> yaml.Node:
+        self._sizes: dict[int, int] = {}  # id(node) → nodes it stands for once aliases expand
+        return super().compose_document()
+
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             node = super().compose_node(parent, index)
-            size = getattr(node, "size", None)
-            if size is None:
+            size = self._sizes.get(id(node))
+            if size is None:  # its anchor is still being composed: the node contains itself
                 raise _LimitError(None, None, "an alias refers to its own anchor", event.start_mark)
             self._alias_nodes += size
             if self._alias_nodes > MAX_ALIAS_NODES:
                 raise _LimitError(None, None, alias_budget_message(), event.start_mark)
             return node
+        if self._depth >= MAX_DEPTH:
+            raise _LimitError(None, None, too_deep_message(), self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        sizes = self._sizes
+        if isinstance(node, yaml.MappingNode):
+            sizes[id(node)] = 1 + sum(sizes[id(k)] + sizes[id(v)] for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in node.value)
+        else:
+            sizes[id(node)] = 1
+        return node
         if self._depth >= MAX_DEPTH:
             raise _LimitError(None, None, too_deep_message(), self.peek_event().start_mark)
         self._depth += 1
