@@ -65,6 +65,23 @@ def test_json_flow_of_a_megabyte_is_parsed_as_json(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"{flow}: ok (Big: 9000 groups)"
 
 
+def test_yaml_flow_of_a_megabyte_validates_within_the_caps(tmp_path: Path) -> None:
+    """27,000 blocks in 1 MB of plain YAML: libyaml's event parser, bounded composition.
+    3.6 CPU-seconds on a quiet machine (9.1 before); capped at 7 because CPU time inflates when
+    the two cores are shared."""
+    flow = tmp_path / "big.yaml"
+    lines = ["name: Big", "groups:"]
+    for group in range(2_500):
+        lines.append(f"  G{group}:")
+        lines += [f"    - say: hello number {n} of {{{{name}}}}" for n in range(10)]
+        lines.append(f"    - ask: v{group}")
+    flow.write_text("\n".join(lines) + "\n")
+    assert flow.stat().st_size > 1_000_000
+    result = steadychat("validate", flow, cpu_s=7)
+    assert result.code == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == f"{flow}: ok (Big: 2500 groups)"
+
+
 def test_json_flow_errors_keep_their_line_without_yaml(tmp_path: Path) -> None:
     """Tab indentation is JSON but not YAML: the line used to be lost."""
     flow = copy_fixture(tmp_path, "tabs.json")

@@ -187,27 +187,28 @@ class _LimitError(yaml.composer.ComposerError):
     """A file over one of the loader's limits: valid YAML, refused for its size or shape."""
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 scalars: `Yes`/`No`/`on` stay text, `010` and `2024-01-01` stay
-    text, so choice labels and dates are what the author typed.
+class _Bounded:
+    """Composition within limits (tui/flow/limits.py), mixed into both loaders below.
 
-    Composition is bounded (tui/flow/limits.py): nesting deeper than MAX_DEPTH is refused before
-    the recursive composer and constructor reach Python's recursion limit, and every alias adds
-    the size of what it repeats to a budget, so a small file of nested aliases cannot expand into
-    millions of nodes downstream. An alias to a node still being composed (a cycle) is refused.
+    Nesting deeper than MAX_DEPTH is refused before the recursive composer and constructor
+    reach Python's recursion limit; every alias adds the size of what it repeats to a budget, so
+    a small file of nested aliases cannot expand into millions of nodes downstream; an alias to
+    a node still being composed (a cycle) is refused.
     """
 
     _depth = 0
     _alias_nodes = 0
+    _sizes: dict[int, int]  # id(node) → nodes it stands for once aliases expand
 
     def compose_document(self) -> yaml.Node:
-        self._sizes: dict[int, int] = {}  # id(node) → nodes it stands for once aliases expand
-        return super().compose_document()
+        self._sizes = {}
+        return yaml.composer.Composer.compose_document(self)  # type: ignore[arg-type]
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            node = super().compose_node(parent, index)
+        composer: Any = self
+        if composer.check_event(yaml.AliasEvent):
+            event = composer.peek_event()
+            node: yaml.Node = yaml.composer.Composer.compose_node(composer, parent, index)
             size = self._sizes.get(id(node))
             if size is None:  # its anchor is still being composed: the node contains itself
                 raise _LimitError(None, None, "an alias refers to its own anchor", event.start_mark)
@@ -216,10 +217,10 @@ class _Loader(yaml.SafeLoader):
                 raise _LimitError(None, None, alias_budget_message(), event.start_mark)
             return node
         if self._depth >= MAX_DEPTH:
-            raise _LimitError(None, None, too_deep_message(), self.peek_event().start_mark)
+            raise _LimitError(None, None, too_deep_message(), composer.peek_event().start_mark)
         self._depth += 1
         try:
-            node = super().compose_node(parent, index)
+            node = yaml.composer.Composer.compose_node(composer, parent, index)
         finally:
             self._depth -= 1
         sizes = self._sizes
@@ -230,46 +231,51 @@ class _Loader(yaml.SafeLoader):
         else:
             sizes[id(node)] = 1
         return node
-        if self._depth >= MAX_DEPTH:
-            raise _LimitError(None, None, too_deep_message(), self.peek_event().start_mark)
-        self._depth += 1
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        if isinstance(node, yaml.MappingNode):
-            node.size = 1 + sum(k.size + v.size for k, v in node.value)  # type: ignore[attr-defined]
-        elif isinstance(node, yaml.SequenceNode):
-            node.size = 1 + sum(child.size for child in node.value)  # type: ignore[attr-defined]
-        else:
-            node.size = 1  # type: ignore[attr-defined]
-        return node
 
+
+class _PyLoader(_Bounded, yaml.SafeLoader):  # type: ignore[misc]
+    """SafeLoader with YAML 1.2 scalars: `Yes`/`No`/`on` stay text, `010` and `2024-01-01` stay
+    text, so choice labels and dates are what the author typed. Pure Python: its syntax error
+    messages are the ones we show."""
+
+
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+
+if _CParser is not None:
+
+    class _CLoader(  # type: ignore[misc]
+        _Bounded, _CParser, yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
+        """The same loader on libyaml's event parser (C, iterative): a megabyte of YAML in about
+        two CPU seconds instead of six. Composing stays in Python (above), where the limits are
+        enforced; libyaml's own composer recurses in C without a bound."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+        get_single_node = yaml.composer.Composer.get_single_node
+        get_node = yaml.composer.Composer.get_node
+        check_node = yaml.composer.Composer.check_node
+
+    _LOADERS: tuple[type, ...] = (_CLoader, _PyLoader)
+else:  # pragma: no cover
+    _LOADERS = (_PyLoader,)
 
 _DROPPED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("bool", "int", "float", "timestamp")}
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
-        r"|^[-+]?[0-9]+[eE][-+]?[0-9]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
-    ),
-    list("-+0123456789."),
-)
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
 
 
-def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     return int(loader.construct_scalar(node))
 
 
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LineMap:
+def _construct_map(loader: Any, node: yaml.MappingNode) -> LineMap:
     """Build a LineMap; a repeated key is an error (PyYAML would silently keep the last)."""
     seen: set[Any] = set()
     for key_node, _ in node.value:
@@ -292,33 +298,72 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LineMap:
     return result
 
 
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+def _construct_seq(loader: Any, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+for _loader in _LOADERS:
+    _loader.yaml_implicit_resolvers = {  # type: ignore[attr-defined]
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
+        for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    }
+    _loader.add_implicit_resolver(  # type: ignore[attr-defined]
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    _loader.add_implicit_resolver(  # type: ignore[attr-defined]
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
+            r"|^[-+]?[0-9]+[eE][-+]?[0-9]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+        ),
+        list("-+0123456789."),
+    )
+    _loader.add_implicit_resolver(  # type: ignore[attr-defined]
+        "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+    )
+    _loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[attr-defined]
+    _loader.add_constructor("tag:yaml.org,2002:map", _construct_map)  # type: ignore[attr-defined]
+    _loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)  # type: ignore[attr-defined]
 
 
 def parse_yaml(text: str, *, path: str) -> Any:
-    """Parse YAML keeping line numbers; a syntax error names the parser's line."""
-    loader = _Loader(text)
+    """Parse YAML keeping line numbers; a syntax error names the parser's line.
+
+    The fast loader reads; when the text is not valid YAML, the pure-Python one reads it again so
+    that the message is PyYAML's own wording (the rare path: a file being fixed).
+    """
+    try:
+        return _load(_LOADERS[0], text)
+    except (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.reader.ReaderError):
+        if len(_LOADERS) == 1:
+            raise FlowError("invalid YAML", path=path) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_flow_error(exc, path) from None
+    try:
+        return _load(_PyLoader, text)
+    except yaml.YAMLError as exc:
+        raise _yaml_flow_error(exc, path) from None
+
+
+def _load(loader_class: type, text: str) -> Any:
+    loader: Any = loader_class(text)
     try:
         return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
+    finally:
+        loader.dispose()
+
+
+def _yaml_flow_error(exc: yaml.YAMLError, path: str) -> FlowError:
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         what = "; ".join(p for p in (exc.context, exc.problem) if p)
         if not isinstance(exc, (yaml.constructor.ConstructorError, _LimitError)):
             what = f"invalid YAML: {what}"  # a syntax error; a constructor error is about content
-        raise FlowError(what, path=path, line=mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise FlowError(f"invalid YAML: {exc}", path=path) from None
-    finally:
-        loader.dispose()
+        return FlowError(what, path=path, line=mark.line + 1 if mark else None)
+    return FlowError(f"invalid YAML: {exc}", path=path)
 
 
 def parse_json(text: str, *, path: str) -> Any:
@@ -424,6 +469,7 @@ class _Compiler:
     path: str
     group_ids: dict[str, str] = field(default_factory=dict)  # title → id
     edges: list[Edge] = field(default_factory=list)
+    brace_names: dict[int, list[str]] = field(default_factory=dict)  # id(block) → its {{names}}, found once
 
     def fail(self, message: str, line: int | None) -> FlowError:
         return FlowError(message, path=self.path, line=line)
@@ -957,7 +1003,8 @@ class _Compiler:
 
     def _check_var_refs(self, block: Block, entry: _Entry) -> None:
         """`{{ name }}` with spaces inside the braces never matches (names are exact)."""
-        for name in _brace_names(block):
+        names = self.brace_names[id(block)] = _brace_names(block)
+        for name in names:
             if name != name.strip():
                 written, meant = "{{" + name + "}}", "{{" + name.strip() + "}}"
                 raise self.fail(f"{entry.key}: {written!r} has spaces inside the braces; write {meant!r}", entry.line)
@@ -974,7 +1021,7 @@ class _Compiler:
         known = {v.name for v in variables}
         for group in groups:
             for block in group.blocks:
-                for name in _referenced_names(block):
+                for name in _referenced_names(block, self.brace_names.get(id(block))):
                     if name not in known:
                         known.add(name)
                         variables.append(Variable(id=name, name=name))
@@ -1036,13 +1083,18 @@ def _expression(value: Any) -> str:
 
 
 def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+    """Every text inside `value`, in document order (one list, no recursion: it runs per block)."""
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            pending.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+    return found
 
 
 _VARIABLE_KEYS = ("variableId", "saveItemInVariableId")
@@ -1053,14 +1105,14 @@ def _is_variable_name(value: object) -> bool:
     return isinstance(value, str) and bool(value) and value == value.strip() and not set("{}") & set(value)
 
 
-def _referenced_names(block: Block) -> list[str]:
+def _referenced_names(block: Block, brace_names: list[str] | None = None) -> list[str]:
     """Variable names a block uses: the ones it saves into, compares, or writes as {{Name}}."""
     names = [block.options[k] for k in _VARIABLE_KEYS if isinstance(block.options.get(k), str)]
     for item in block.items:
         condition = item.data.get("content") if block.type == "Condition" else None
         if isinstance(condition, dict):
             names += [c["variableId"] for c in condition.get("comparisons", [])]
-    return names + _brace_names(block)
+    return names + (brace_names if brace_names is not None else _brace_names(block))
 
 
 def _brace_names(block: Block) -> list[str]:
