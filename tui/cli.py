@@ -324,6 +324,7 @@ def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | N
     _check_server(server, token)
     store = _open_store(store_path, create=False)
     try:
+        store.check_writable()  # acks are written after events are sent: refuse a damaged store first
         on_log = (lambda line: click.echo(f"sync: {line}", err=True)) if verbose else None
         report = sync_report(store, server, token or "", timeout, on_log=on_log)
     finally:

@@ -380,6 +380,11 @@ class Store:
 
         self._read(write_and_commit)
 
+    def check_writable(self) -> None:
+        """Run the pre-write check now: for a command whose first write comes after network work
+        (`sync` sends before it records an ack), so a damaged store is refused before anything."""
+        self._read(self._check_before_write)
+
     def _check_before_write(self) -> None:
         """Refuse to write into a damaged file: SQLite's `quick_check` before the first write.
 

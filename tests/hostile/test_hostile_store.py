@@ -35,14 +35,27 @@ def zero_middle_page(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_damaged_store_is_refused_before_the_first_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["play", "sync"])
+def test_damaged_store_is_refused_before_the_first_write(tmp_path: Path, command: str) -> None:
     folder = tmp_path / "store"
     folder.mkdir()
     store = folder / "s.db"
     store_with_events(store, 2_000)
     zero_middle_page(store)
     untouched = Untouched(folder)
-    assert_one_line(steadychat("play", DEMO, "--store", store, stdin=b"Ada\n"), mentions=f"{store}: store is damaged")
+    args = ["play", DEMO] if command == "play" else ["sync", "--server", "http://127.0.0.1:9", "--token", "t"]
+    assert_one_line(steadychat(*args, "--store", store, stdin=b"Ada\n"), mentions=f"{store}: store is damaged")
+    untouched.check()
+
+
+def test_truncated_store_is_refused_untouched(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    store = folder / "s.db"
+    store_with_events(store, 2_000)
+    store.write_bytes(store.read_bytes()[: store.stat().st_size // 2])
+    untouched = Untouched(folder)
+    assert_one_line(steadychat("play", DEMO, "--store", store, stdin=b"Ada\n"), mentions=str(store))
     untouched.check()
 
 
