@@ -23,7 +23,9 @@ def test_alias_amplification_is_refused_at_the_alias(tmp_path: Path, command: st
     """2.4 KB whose aliases expand to 240,000 choices: refused at the alias over the budget."""
     flow = copy_fixture(tmp_path, "alias_bomb.yaml")
     theirs = Untouched(flow.parent)
-    args = [command, flow] + (["--store", tmp_path / "s.db"] if command == "play" else [])
+    args: list[str | Path] = [command, flow]
+    if command == "play":
+        args += ["--store", tmp_path / "s.db"]
     line = assert_one_line(steadychat(*args), mentions="aliases")
     assert f"{flow}:" in line
     theirs.check()

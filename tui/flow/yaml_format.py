@@ -183,7 +183,7 @@ class LineList(list):  # type: ignore[type-arg]
     item_lines: list[int]
 
 
-class _LimitError(yaml.composer.ComposerError):
+class _LimitError(yaml.composer.ComposerError):  # type: ignore[misc]
     """A file over one of the loader's limits: valid YAML, refused for its size or shape."""
 
 
@@ -202,7 +202,7 @@ class _Bounded:
 
     def compose_document(self) -> yaml.Node:
         self._sizes = {}
-        return yaml.composer.Composer.compose_document(self)  # type: ignore[arg-type]
+        return yaml.composer.Composer.compose_document(self)
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
         composer: Any = self
@@ -247,8 +247,12 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 if _CParser is not None:
 
-    class _CLoader(  # type: ignore[misc]
-        _Bounded, _CParser, yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    class _CLoader(  # PyYAML has no type stubs here: each base is Any to mypy
+        _Bounded,
+        _CParser,  # type: ignore[misc]
+        yaml.composer.Composer,  # type: ignore[misc]
+        yaml.constructor.SafeConstructor,  # type: ignore[misc]
+        yaml.resolver.Resolver,  # type: ignore[misc]
     ):
         """The same loader on libyaml's event parser (C, iterative): a megabyte of YAML in about
         two CPU seconds instead of six. Composing stays in Python (above), where the limits are
