@@ -152,3 +152,47 @@ def test_demo_with_a_bad_server_db_creates_no_store(tmp_path: Path) -> None:
     bad = Path(shutil.copy(FIXTURES / "foreign.txt", tmp_path / "server.db"))
     assert_one_line(steadychat("demo", "--server-db", bad, "--store", tmp_path / "new.db"), mentions="--server-db")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["server.db"]
+
+
+def drop_in_a_terminal(sid: str, store: Path, reply: bytes) -> tuple[int, str]:
+    """`steadychat drop SID` on a pseudo-terminal, answering its question with `reply`."""
+    import os
+    import pty
+    import select
+    import sys
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real command, as a person runs it
+        os.chdir(REPO)
+        os.execvp(sys.executable, [sys.executable, "-m", "tui", "drop", sid, "--store", str(store)])
+    output, answered = b"", False
+    for _ in range(200):  # bounded: at most 200 reads of up to 0.25 s
+        ready, _, _ = select.select([fd], [], [], 0.25)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if b"[y/N]" in output and not answered:
+            os.write(fd, reply)
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
+
+
+def test_drop_asks_in_a_terminal(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    sid = store_with_session(store, poison=False)
+    untouched = Untouched(tmp_path)
+    code, output = drop_in_a_terminal(sid, store, b"n\n")
+    assert code == 2 and "nothing was dropped" in output and f"Drop session {sid}" in output
+    untouched.check()
+    code, output = drop_in_a_terminal(sid, store, b"y\n")
+    assert code == 0, output
+    assert (tmp_path / f"steadychat-dropped-{sid}.json").exists()
+    assert json.loads(steadychat("sessions", "--json", "--store", store).stdout) == []
