@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from tui.errors import SessionBusyError, UsageError
 from tui.flow.loader import load_flow
+from tui.flow.model import Flow
 from tui.session import Session, latest_active_session
 from tui.steps import StoredEvent
 from tui.store import Store
@@ -57,6 +58,8 @@ def open_session(
     """
     flow = load_flow(flow_path)
     if session_id:
+        session_id = store.resolve_id(session_id)
+        _supply_flow(store, session_id, flow, flow_path)
         session = _resume(store, session_id, err, read_only_if_busy)
         if session.flow.id != flow.id:
             session.close()
@@ -70,6 +73,19 @@ def open_session(
             _warn_if_changed(session, flow.content_hash(), flow_path, err)
             return session, True
     return Session.start(store, flow), False
+
+
+def _supply_flow(store: Store, session_id: str, flow: Flow, flow_path: Path) -> None:
+    """A pulled session whose flow this store lacks takes it from FLOW if it is the same version."""
+    record = store.get_session(session_id)
+    if record is None or store.get_flow(record.flow_hash) is not None:
+        return
+    if flow.content_hash() != record.flow_hash:
+        raise UsageError(
+            f"{flow_path}: not the version of the flow session {session_id[:8]} started with "
+            f"(file {flow.content_hash()[:12]}, session {record.flow_hash[:12]}); give the file it started with"
+        )
+    store.put_flow(record.flow_hash, flow.canonical_json())
 
 
 def _resume(store: Store, session_id: str, err: TextIO, read_only_if_busy: bool) -> Session:
