@@ -160,7 +160,10 @@ def test_second_device_to_sync_gets_conflict_then_fork_keeps_both(devices: tuple
     assert b.run("sync", server=True).returncode == 0
 
     # the fork continues where B was; SID on B now follows the server
-    assert b.play("after fork", session=fork_id[:6]).stdout.splitlines()[:2] == ["Tell me something (3)", "> after fork"]
+    assert b.play("after fork", session=fork_id[:6]).stdout.splitlines()[:2] == [
+        "Tell me something (3)",
+        "> after fork",
+    ]
     assert b.answers(sid) == ["shared", "mine on A"] == a.answers(sid)
 
     on_server_s = server_events(a.url, a.token, sid)
