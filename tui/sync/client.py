@@ -52,6 +52,7 @@ from tui.sync.protocol import (
     ProtocolError,
     SessionMeta,
 )
+from tui.sync.remote import ServerApi
 from tui.sync.status import ConnState, SyncStatus
 
 MAX_ANSWER_BYTES = 1024 * 1024
@@ -208,6 +209,13 @@ class SyncClient:
     def conflicts(self) -> dict[str, str]:
         """Sessions that stopped syncing, with the reason (conflict or poison)."""
         return dict(self._conflicts)
+
+    def server_api(self) -> ServerApi | None:
+        """A blocking reader of the same server with the same token (listing, pull, resolve from
+        a worker thread), or None when local-only. Close it after use."""
+        if self.server_url is None:
+            return None
+        return ServerApi(self.server_url, self._token or "", connect_timeout=self.connect_timeout)
 
     def set_token(self, token: str | None) -> None:
         """Use another token from now on and probe at once (thread-safe)."""
