@@ -9,15 +9,16 @@ exit 1), or no such session for this token (None from `session`).
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tui.errors import SyncError
 from tui.steps import StoredEvent
 from tui.sync.protocol import MAX_BATCH_EVENTS, EventPage, ListedSession, SessionInfo, SessionList
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_LIST_PAGES = 200
 """Listing stops after this many pages (20,000 sessions at 100 a page): every loop is bounded."""
 
@@ -126,7 +127,7 @@ class ServerApi:
         return out
 
 
-def _parse(model: Any, answer: httpx.Response, url: str) -> Any:
+def _parse(model: type[ModelT], answer: httpx.Response, url: str) -> ModelT:
     try:
         return model.model_validate_json(answer.content)
     except (ValidationError, ValueError):
