@@ -86,6 +86,8 @@ class SessionsScreen(Screen[None]):
         local = set(self.app.store.session_ids())
         self.server_only = {item.id: item for item in listed if item.id not in local}
         self.refresh_rows()
+        table = self.query_one(DataTable)
+        self.call_after_refresh(table.refresh, layout=True)  # new widths show without waiting for a key
 
     def refresh_rows(self) -> None:
         """Reload the rows from the store, keeping the cursor on the same session."""
