@@ -98,7 +98,7 @@ def test_a_bad_second_page_keeps_the_first_with_its_ack(tmp_path: Path) -> None:
 def test_an_older_server_without_the_listing_is_one_line() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(404, json={"error": "not_found"}))
     with ServerApi("http://127.0.0.1:9", "t", transport=transport) as api:
-        with pytest.raises(SyncError, match="does not list sessions .* the server is older"):
+        with pytest.raises(SyncError, match=r"does not list sessions .* the server is older"):
             api.list_all()
         assert api.session(SID) is None, "an unknown session is None, not an error"
 
