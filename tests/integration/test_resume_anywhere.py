@@ -254,7 +254,7 @@ def test_unknown_and_ambiguous_prefixes_are_one_line_exit_2(tmp_path: Path, loop
     with Store.open(store_path) as store:
         for sid in ("abcd1111" + "0" * 24, "abcd2222" + "0" * 24):
             Session.start(store, load_flow(loop_flow), session_id=sid).close()
-    store = ["--store", str(store_path)]
+    at = ["--store", str(store_path)]
     cases = {
         ("export", "abcd"): "ambiguous",
         ("export", "abc"): "too short",
@@ -263,10 +263,10 @@ def test_unknown_and_ambiguous_prefixes_are_one_line_exit_2(tmp_path: Path, loop
         ("play", str(loop_flow), "--session", "beef"): "no session beef",
     }
     for args, words in cases.items():
-        result = steadychat(*args, *store)
+        result = steadychat(*args, *at)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and words in result.stderr, (args, result)
-    assert json.loads(steadychat("export", "abcd1", *store).stdout)["session"]["id"].startswith("abcd1111")
-    played = steadychat("play", str(loop_flow), "--session", "ABCD2", *store, stdin="hi\n")
+    assert json.loads(steadychat("export", "abcd1", *at).stdout)["session"]["id"].startswith("abcd1111")
+    played = steadychat("play", str(loop_flow), "--session", "ABCD2", *at, stdin="hi\n")
     assert played.returncode == 0 and "> hi" in played.stdout
 
 

@@ -57,7 +57,7 @@ def cell(table: DataTable[Any], sid: str, column: int) -> str:
     return str(table.get_row_at(table.get_row_index(sid))[column])
 
 
-async def test_server_only_rows_pull_and_a_conflict_forks(make_app, flow_file, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_server_only_rows_pull_and_a_conflict_forks(make_app, flow_file, store, tmp_path: Path) -> None:
     server = ServerThread(tmp_path / "server.db", [TOKEN]).start()
     path = flow_file(FLOW)
     try:
@@ -79,7 +79,12 @@ async def test_server_only_rows_pull_and_a_conflict_forks(make_app, flow_file, s
         app = make_app(session=Session.resume(store, sid), sync=factory(store, server.url))
         titles: list[str | None] = []
         notify = app.notify
-        app.notify = lambda *a, **k: (titles.append(k.get("title")), notify(*a, **k))[1]  # type: ignore[method-assign]
+
+        def recording_notify(*args: Any, **kwargs: Any) -> None:
+            titles.append(kwargs.get("title"))
+            notify(*args, **kwargs)
+
+        app.notify = recording_notify
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: app.chat.query_one("ConnectionIndicator").has_class("-conflict"))
             assert titles.count("Sync conflict") == 1

@@ -185,7 +185,7 @@ class SessionsScreen(Screen[None]):
         except SteadyChatError as exc:
             self.app.call_from_thread(self.notify, f"Pull failed: {exc}", severity="error", markup=False)
             return
-        self.app.call_from_thread(self._open_pulled, sid)
+        self.app.call_from_thread(self._open_pulled, sid)  # type: ignore[arg-type]
 
     async def _open_pulled(self, sid: str) -> None:
         self.server_only.pop(sid, None)
@@ -218,7 +218,7 @@ class SessionsScreen(Screen[None]):
                     outcome = resolve_session(store, api, sid, "fork", export_dir=store.path.parent)
             except SteadyChatError as exc:
                 outcome = exc
-        self.app.call_from_thread(self._after_fork, sid, outcome)
+        self.app.call_from_thread(self._after_fork, sid, outcome)  # type: ignore[arg-type]
 
     async def _after_fork(self, sid: str, outcome: Any) -> None:
         from tui.resolve import ResolveResult
