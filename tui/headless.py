@@ -155,7 +155,13 @@ def play_flow(
             session.close()
         if background is not None:
             left = background.close(drain_timeout=3.0)
-            if left:
+            if session is not None and store.conflict(session.id) is not None:
+                sid = session.id[:8]
+                err.write(
+                    f"steadychat: conflict: session {session.id} diverged from the server; keep yours with "
+                    f"`steadychat resolve {sid} --fork` or take the server's with `steadychat resolve {sid} --take-server`\n"
+                )
+            elif left:
                 err.write(f"steadychat: {left} steps queued; they will be sent next time (or run `steadychat sync`)\n")
         store.close()
 
