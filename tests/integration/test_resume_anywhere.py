@@ -175,8 +175,10 @@ def test_second_device_to_sync_gets_conflict_then_fork_keeps_both(devices: tuple
     held = Counter(e["data"]["text"] for e in on_server_s if e["type"] == "answer")
     held += Counter(e["data"]["text"] for e in on_server_f[d - 1 :] if e["type"] == "answer")
     assert held == given, "every answer is on the server exactly once (the fork's shared prefix aside)"
-    listed = a.run("sessions", "--json", server=True)
-    assert {row["id"]: row["status"] for row in json.loads(listed.stdout)} == {sid: "active", fork_id: "server-only"}
+    listed = json.loads(a.run("sessions", "--json", server=True).stdout)
+    assert {row["id"]: row["status"] for row in listed} == {sid: "active", fork_id: "server-only"}
+    assert set(listed[0]) >= set(a.sessions()[0]) | {"updated_at"}, "the same shape as the local listing"
+    assert [row["id"] for row in listed] == [fork_id, sid], "most recently updated first"
 
 
 def test_take_server_exports_mine_first_then_replaces_the_log(devices: tuple[Device, Device]) -> None:

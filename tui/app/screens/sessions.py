@@ -190,6 +190,16 @@ class SessionsScreen(Screen[None]):
     async def _open_pulled(self, sid: str) -> None:
         self.server_only.pop(sid, None)
         self.refresh_rows()
+        record = self.app.store.get_session(sid)
+        if record is not None and self.app.store.get_flow(record.flow_hash) is None:
+            self.notify(
+                f"Pulled session {sid[:8]}, but this store lacks the flow it runs: open it with "
+                f"`steadychat run FLOW --session {sid[:8]}` and the file it started with.",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
+            return
         session = self.app.open_session(sid)
         if session is not None:
             await self.app.switch_session(session)
