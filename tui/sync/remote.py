@@ -20,7 +20,7 @@ from tui.sync.protocol import MAX_BATCH_EVENTS, EventPage, ListedSession, Sessio
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_LIST_PAGES = 200
-"""Listing stops after this many pages (20,000 sessions at 100 a page): every loop is bounded."""
+"""Listing stops after this many pages (100,000 sessions at 500 a page): every loop is bounded."""
 
 
 class ServerApi:
@@ -78,7 +78,7 @@ class ServerApi:
             raise SyncError(f"{self.url} does not list sessions (GET /v1/sessions): the server is older; upgrade it")
         return _parse(SessionList, answer, self.url)
 
-    def list_all(self, page: int = 100) -> list[ListedSession]:
+    def list_all(self, page: int = 500) -> list[ListedSession]:
         """Every session of the caller, newest first (at most MAX_LIST_PAGES pages)."""
         out: list[ListedSession] = []
         before: str | None = None
