@@ -138,6 +138,9 @@ def test_cut_during_a_resolve_changes_nothing_and_the_next_resolve_finishes(
             fork = server_events(server.url, TOKEN_A, result.fork_id)
             assert fork is not None and fork == local_events(b, result.fork_id) == before
             assert b.get_session(result.fork_id).forked_from == sid  # type: ignore[union-attr]
+            with ServerApi(px.url, TOKEN_A) as api:
+                pull_session(a, api, result.fork_id)  # A holds the fork too (its flow is already there)
+            assert local_events(a, result.fork_id) == fork
             kept = answers(fork[diverged_at - 1 :])
         else:
             assert result.export_path is not None and list(exports.iterdir()) == [result.export_path]

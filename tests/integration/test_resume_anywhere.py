@@ -179,6 +179,8 @@ def test_second_device_to_sync_gets_conflict_then_fork_keeps_both(devices: tuple
     assert {row["id"]: row["status"] for row in listed} == {sid: "active", fork_id: "server-only"}
     assert set(listed[0]) >= set(a.sessions()[0]) | {"updated_at"}, "the same shape as the local listing"
     assert [row["id"] for row in listed] == [fork_id, sid], "most recently updated first"
+    assert a.run("pull", fork_id[:6], server=True).returncode == 0  # A holds the fork too
+    assert a.events(fork_id) == on_server_f
 
 
 def test_take_server_exports_mine_first_then_replaces_the_log(devices: tuple[Device, Device]) -> None:
