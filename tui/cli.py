@@ -12,6 +12,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -175,41 +176,80 @@ def play(
 
 
 # --------------------------------------------------------------------------- sessions
+def _local_rows(store: Any) -> list[dict[str, Any]]:
+    """The local sessions as `sessions --json` gives them (a conflict shows as the status)."""
+    conflicts = store.conflicts()
+    rows = []
+    for record in sorted(store.sessions(), key=lambda r: r.created_at, reverse=True):
+        last_seq = max(record.last_seq, store.last_seq(record.id))
+        rows.append(
+            {
+                "id": record.id,
+                "flow_id": record.flow_id,
+                "flow_name": record.flow_name,
+                "status": "conflict" if record.id in conflicts else record.status,
+                "created_at": record.created_at,
+                "last_seq": last_seq,
+                "queued": max(0, last_seq - store.acked_seq(record.id)),
+            }
+        )
+    return rows
+
+
+def _server_rows(store: Any, server: str, token: str) -> list[dict[str, Any]]:
+    """The server's sessions for this token, newest first, in the local rows' shape; a session
+    this store does not hold has status `server-only`."""
+    from tui.sync.remote import ServerApi
+
+    with ServerApi(server, token) as api:
+        listed = api.list_all()
+    local = {row["id"]: row for row in _local_rows(store)}
+    rows = []
+    for item in listed:
+        mine = local.get(item.id)
+        rows.append(
+            {
+                "id": item.id,
+                "flow_id": item.flow_id,
+                "flow_name": mine["flow_name"] if mine else "",
+                "status": mine["status"] if mine else "server-only",
+                "created_at": item.created_at,
+                "updated_at": item.updated_at,
+                "last_seq": item.last_seq,
+                "local_last_seq": mine["last_seq"] if mine else 0,
+                "queued": mine["queued"] if mine else 0,
+            }
+        )
+    return rows
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of session objects.")
+@click.option("--server", default=None, help="List this sync server's sessions instead (needs --token).")
+@token_option
 @store_option
 @reports_errors
-def sessions(as_json: bool, store_path: Path | None) -> None:
-    """List sessions, newest first: id, flow, status, steps, queued."""
+def sessions(as_json: bool, server: str | None, token: str | None, store_path: Path | None) -> None:
+    """List sessions, newest first: id, flow, status, steps, queued (--server: the server's)."""
+    _check_server(server, token)
     store = _open_store(store_path, create=False)
     try:
-        rows = []
-        for record in sorted(store.sessions(), key=lambda r: r.created_at, reverse=True):
-            last_seq = max(record.last_seq, store.last_seq(record.id))
-            rows.append(
-                {
-                    "id": record.id,
-                    "flow_id": record.flow_id,
-                    "flow_name": record.flow_name,
-                    "status": record.status,
-                    "created_at": record.created_at,
-                    "last_seq": last_seq,
-                    "queued": max(0, last_seq - store.acked_seq(record.id)),
-                }
-            )
+        rows = _server_rows(store, server, token or "") if server else _local_rows(store)
     finally:
         store.close()
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not rows:
-        click.echo("no sessions yet: try `steadychat play flows/demo.yaml`")
+        hint = "no sessions on that server for this token" if server else "no sessions yet"
+        click.echo(f"{hint}: try `steadychat play flows/demo.yaml`")
         return
-    click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':9}  {'STEPS':>5}  {'QUEUED':>6}  CREATED")
+    when = "UPDATED" if server else "CREATED"
+    click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':11}  {'STEPS':>5}  {'QUEUED':>6}  {when}")
     for row in rows:
         click.echo(
-            f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:9}  {row['last_seq']:>5}  "
-            f"{row['queued']:>6}  {row['created_at']}"
+            f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:11}  {row['last_seq']:>5}  "
+            f"{row['queued']:>6}  {row['updated_at' if server else 'created_at']}"
         )
 
 
@@ -226,7 +266,7 @@ def export(session_id: str, fmt: str, store_path: Path | None) -> None:
     store = _open_store(store_path, create=False)
     try:
         writer = export_json if fmt == "json" else export_markdown
-        for chunk in writer(store, session_id):
+        for chunk in writer(store, store.resolve_id(session_id)):
             click.echo(chunk, nl=False)
     finally:
         store.close()
@@ -258,6 +298,7 @@ def drop(session_id: str, export_path: Path | None, yes: bool, store_path: Path 
 
     store = _open_store(store_path, create=False)
     try:
+        session_id = store.resolve_id(session_id)
         target = export_path if export_path is not None else default_export_path(store, session_id)
         count = drop_session(store, session_id, export_path=target, confirm=confirm)
     finally:
@@ -327,10 +368,23 @@ def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | N
         store.check_writable()  # acks are written after events are sent: refuse a damaged store first
         on_log = (lambda line: click.echo(f"sync: {line}", err=True)) if verbose else None
         report = sync_report(store, server, token or "", timeout, on_log=on_log)
+        conflicts = store.conflicts()
     finally:
         store.close()
+    for sid, mark in conflicts.items():
+        click.echo(
+            f"conflict: session {sid} diverged from the server ({mark.get('detail', '')}); keep yours with "
+            f"`steadychat resolve {sid[:8]} --fork` or take the server's with `--take-server`",
+            err=True,
+        )
     if report.left:
-        click.echo(_why_not_synced(report, server, timeout), err=True)
+        others = {sid: why for sid, why in report.conflicts.items() if sid not in conflicts}
+        if conflicts and not others:
+            click.echo(f"{report.left} steps still queued until the conflict is resolved", err=True)
+        else:
+            click.echo(_why_not_synced(replace(report, conflicts=others), server, timeout), err=True)
+        sys.exit(1)
+    if conflicts:
         sys.exit(1)
     click.echo("all steps synced", err=True)
 
@@ -354,6 +408,115 @@ def _why_not_synced(report: Any, server: str, timeout: float) -> str:
         return f"{left}: no answer from {server} within {timeout:g}s; is the server running?"
     detail = f" ({status.detail})" if status.detail else ""
     return f"{left}: not all delivered within {timeout:g}s{detail}; run sync again or raise --timeout"
+
+
+# --------------------------------------------------------------------------- resume anywhere
+def _remote_id(store: Any, api: Any, text: str) -> str:
+    """A session id typed for pull/resolve: a unique prefix among this store's and the server's."""
+    from tui import session_ids
+
+    prefix = session_ids.normalise(text)
+    if len(prefix) == session_ids.FULL_LENGTH:
+        return prefix
+    local = [sid for sid in store.session_ids() if sid.startswith(prefix)]
+    remote = [item.id for item in api.list_all() if item.id.startswith(prefix)]
+    return session_ids.pick(prefix, local + remote, f"{store.path} or {api.url}")
+
+
+def _needs_server(command: str, server: str | None, token: str | None) -> str:
+    if not server:
+        raise UsageError(f"{command} needs --server (or STEADYCHAT_SERVER)")
+    _check_server(server, token)
+    return server
+
+
+@main.command()
+@click.argument("session_id", metavar="SID")
+@click.option(
+    "--flow",
+    "flow_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The flow file the session runs, if this store has never run that version.",
+)
+@store_option
+@server_option
+@token_option
+@reports_errors
+def pull(
+    session_id: str, flow_path: Path | None, store_path: Path | None, server: str | None, token: str | None
+) -> None:
+    """Copy a session from the server into the local store (only what is new here)."""
+    from tui.flow.loader import load_flow
+    from tui.pull import pull_session
+    from tui.sync.remote import ServerApi
+
+    url = _needs_server("pull", server, token)
+    flow = load_flow(flow_path) if flow_path is not None else None
+    store = _open_store(store_path)
+    try:
+        with ServerApi(url, token or "") as api:
+            sid = _remote_id(store, api, session_id)
+            result = pull_session(store, api, sid, flow=flow)
+    finally:
+        store.close()
+    click.echo(f"pulled {result.fetched} events of session {sid}: now at seq {result.last_seq}", err=True)
+    if result.local_ahead:
+        click.echo(
+            f"{result.local_ahead} local steps are not on the server yet: `steadychat sync` sends them", err=True
+        )
+    if result.flow_missing:
+        click.echo(
+            f"this store lacks the session's flow ({result.flow_missing[:12]}): continue with "
+            f"`steadychat play FLOW --session {sid[:8]}` using the file it started with",
+            err=True,
+        )
+    else:
+        click.echo(f"continue with `steadychat play FLOW --session {sid[:8]}` or `steadychat run`", err=True)
+
+
+@main.command()
+@click.argument("session_id", metavar="SID")
+@click.option("--fork", "fork", is_flag=True, help="Keep your version as a new session; SID takes the server's.")
+@click.option("--take-server", "take_server", is_flag=True, help="Export your steps to a file, then take the server's.")
+@store_option
+@server_option
+@token_option
+@reports_errors
+def resolve(
+    session_id: str, fork: bool, take_server: bool, store_path: Path | None, server: str | None, token: str | None
+) -> None:
+    """End a sync conflict on a session: --fork or --take-server (nothing is lost either way)."""
+    from tui.resolve import resolve_session
+    from tui.sync.remote import ServerApi
+
+    if fork == take_server:
+        raise UsageError("resolve needs exactly one of --fork (keep yours as a new session) or --take-server")
+    url = _needs_server("resolve", server, token)
+    store = _open_store(store_path, create=False)
+    try:
+        with ServerApi(url, token or "") as api:
+            sid = _remote_id(store, api, session_id)
+            result = resolve_session(store, api, sid, "fork" if fork else "take-server", export_dir=store.path.parent)
+    finally:
+        store.close()
+    if result.diverged_at is None:
+        click.echo(f"session {sid} has no conflict: it matches the server (now at seq {result.server_seq})", err=True)
+        return
+    if result.fork_id:
+        click.echo(
+            f"forked: your {result.mine} steps from seq {result.diverged_at} are session {result.fork_id} "
+            f"(a new session; `steadychat sync` sends it); session {sid[:8]} now follows the server",
+            err=True,
+        )
+        click.echo(result.fork_id)
+        return
+    click.echo(
+        f"took the server's log for session {sid[:8]}: your {result.mine} steps from seq {result.diverged_at} "
+        f"were saved to {result.export_path}",
+        err=True,
+    )
+    click.echo(str(result.export_path))
 
 
 # --------------------------------------------------------------------------- the TUI

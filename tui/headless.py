@@ -59,6 +59,8 @@ def open_session(
     """
     flow = flow if flow is not None else load_flow(flow_path)
     if session_id:
+        session_id = store.resolve_id(session_id)
+        _supply_flow(store, session_id, flow, flow_path)
         session = _resume(store, session_id, err, read_only_if_busy)
         if session.flow.id != flow.id:
             session.close()
@@ -72,6 +74,19 @@ def open_session(
             _warn_if_changed(session, flow.content_hash(), flow_path, err)
             return session, True
     return Session.start(store, flow), False
+
+
+def _supply_flow(store: Store, session_id: str, flow: Flow, flow_path: Path) -> None:
+    """A pulled session whose flow this store lacks takes it from FLOW if it is the same version."""
+    record = store.get_session(session_id)
+    if record is None or store.get_flow(record.flow_hash) is not None:
+        return
+    if flow.content_hash() != record.flow_hash:
+        raise UsageError(
+            f"{flow_path}: not the version of the flow session {session_id[:8]} started with "
+            f"(file {flow.content_hash()[:12]}, session {record.flow_hash[:12]}); give the file it started with"
+        )
+    store.put_flow(record.flow_hash, flow.canonical_json())
 
 
 def _resume(store: Store, session_id: str, err: TextIO, read_only_if_busy: bool) -> Session:
@@ -188,7 +203,13 @@ def play_flow(
             session.close()
         if background is not None:
             left = background.close(drain_timeout=3.0)
-            if left:
+            if session is not None and store.conflict(session.id) is not None:
+                sid = session.id[:8]
+                err.write(
+                    f"steadychat: conflict: session {session.id} diverged from the server; keep yours with "
+                    f"`steadychat resolve {sid} --fork` or take the server's with `steadychat resolve {sid} --take-server`\n"
+                )
+            elif left:
                 err.write(f"steadychat: {left} steps queued; they will be sent next time (or run `steadychat sync`)\n")
         store.close()
 

@@ -165,6 +165,11 @@ class Session:
         lock = None if read_only else _acquire(store, session_id)
         try:
             flow = stored_flow(store, record.flow_hash)
+            if record.last_seq == 0:  # pulled before its flow was here: rebuild from every event
+                rebuilt = rebuild_record(flow, session_id, store.events(session_id))
+                record = rebuilt.model_copy(update={"forked_from": record.forked_from})
+                if not read_only:
+                    store.put_session(record)
             session = cls(store, flow, record, clock=clock, lock=lock, read_only=read_only)
             session._catch_up()
         except BaseException:
@@ -354,12 +359,49 @@ def _size(count: int) -> str:
     return f"{count / (1024 * 1024):.1f} MiB"
 
 
+def rebuild_record(flow: Flow, session_id: str, events: list[StoredEvent]) -> SessionRecord:
+    """A session's cache rebuilt from all its events (seq 1 first), as a fresh device needs it
+    after `pull`: the start event gives the seed and the clock, then every answer and command is
+    replayed through the pure engine, exactly as `_catch_up` does."""
+    if not events or events[0].seq != 1 or events[0].type != "start":
+        raise StoreError(f"session {session_id}: its events do not begin with a start event")
+    start = events[0]
+    data = start.data
+    if data.get("flow_hash") != flow.content_hash():
+        raise StoreError(f"session {session_id}: started with flow {data.get('flow_hash')}, not {flow.content_hash()}")
+    state = engine.start(flow, now=parse_ts(start.ts), seed=int(data.get("seed", 0))).state
+    for event in events[1:]:
+        now = parse_ts(event.ts)
+        if event.type == "answer":
+            state = engine.answer(flow, state, event.data.get("text", ""), now=now).state
+        elif event.type == "command":
+            state = engine.command(flow, state, event.data.get("name", ""), now=now).state
+    return SessionRecord(
+        id=session_id,
+        flow_id=str(data.get("flow_id", flow.id)),
+        flow_name=str(data.get("flow_name", flow.name)),
+        flow_hash=flow.content_hash(),
+        device_id=str(data.get("device_id", "")),
+        created_at=str(data.get("created_at", start.ts)),
+        status=state.status,
+        last_seq=events[-1].seq,
+        updated_at=events[-1].ts,
+        state=state,
+    )
+
+
 def stored_flow(store: Store, flow_hash: str) -> Flow:
     """The canonical flow a session started with (editing the file never corrupts a session)."""
     text = store.get_flow(flow_hash)
     if text is None:
         raise StoreError(f"{store.path}: the flow of this session is missing from the store")
     return Flow.model_validate_json(text)
+
+
+def lock_session(store: Store, session_id: str) -> SessionLock:
+    """Hold the session's lock (pull and resolve rewrite it): SessionBusyError if a `run` or
+    `play` drives it now. Release it with `.release()`."""
+    return _acquire(store, session_id)
 
 
 def _acquire(store: Store, session_id: str) -> SessionLock:

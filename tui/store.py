@@ -6,6 +6,8 @@ Tables (sqlitedict, JSON-encoded; never pickle, so a crafted file cannot run cod
 - `sessions`  key session id → SessionRecord (the cached state; may lag behind the events)
 - `sync`      key session id → acknowledged seq
 - `flows`     key flow hash → canonical flow JSON (what each session started with)
+- `conflicts` key session id → {"detail", "server_seq", "fork"}: the server holds other events
+              for this session (409 diverged); cleared by `steadychat resolve`
 
 All tables share one SQLite connection (sqlitedict's tables on a direct connection), so a step's events and,
 every few steps, its session cache land in a single transaction: one commit per step, and no
@@ -23,12 +25,14 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlitedict import SqliteDict
 
+from tui import session_ids
 from tui.errors import StoreError
 from tui.steps import EngineState, StoredEvent
 
@@ -36,7 +40,7 @@ SCHEMA_VERSION = 1
 APP_MARK = "steadychat"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
-TABLES = ("meta", "events", "sessions", "sync", "flows")
+TABLES = ("meta", "events", "sessions", "sync", "flows", "conflicts")
 _REPLACE_SESSION = 'REPLACE INTO "sessions" (key, value) VALUES (?, ?)'
 
 # sqlitedict logs failed statements with stacks at ERROR level; errors reach users as one line
@@ -62,7 +66,22 @@ class SessionRecord(BaseModel):
     status: str = "active"
     last_seq: int = 0
     updated_at: str = ""
+    forked_from: str = ""
     state: EngineState = Field(default_factory=EngineState)
+
+
+@dataclass
+class SessionRewrite:
+    """One session's part of `Store.rewrite` (pull, fork, take-server): drop the events after
+    `keep_upto` (None keeps all), add `events`, then set what is not None. `conflict` False
+    clears the session's conflict mark."""
+
+    session_id: str
+    events: list[StoredEvent] = field(default_factory=list)
+    keep_upto: int | None = None
+    acked_seq: int | None = None
+    record: SessionRecord | None = None
+    conflict: dict[str, Any] | bool | None = None
 
 
 def event_key(session_id: str, seq: int) -> str:
@@ -165,6 +184,7 @@ class Store:
         self._sessions = tables["sessions"]
         self._sync = tables["sync"]
         self._flows = tables["flows"]
+        self._conflicts = tables["conflicts"]
         self.device_id: str = ""
         self._checked = False  # quick_check passed: writes may go ahead (see _check_before_write)
         self._damage: StoreError | None = None
@@ -310,6 +330,13 @@ class Store:
     def session_ids(self) -> list[str]:
         return self._read(lambda: list(self._sessions.keys()))
 
+    def resolve_id(self, text: str) -> str:
+        """The one session whose id starts with `text` (≥ 4 characters); UsageError otherwise."""
+        prefix = session_ids.normalise(text)
+        sql = 'SELECT key FROM "sessions" WHERE key >= ? AND key < ? ORDER BY key LIMIT 4'
+        rows = self._read(lambda: list(self._conn.select(sql, (prefix, prefix + "g"))))
+        return session_ids.pick(prefix, [row[0] for row in rows], str(self.path))
+
     def sessions(self) -> list[SessionRecord]:
         return [self._validate_session(raw) for _, raw in self._read(lambda: list(self._sessions.items()))]
 
@@ -346,6 +373,51 @@ class Store:
 
     def total_pending(self) -> int:
         return sum(self.pending_count(sid) for sid in self.session_ids())
+
+    # ----------------------------------------------------------------- conflicts
+    def conflict(self, session_id: str) -> dict[str, Any] | None:
+        """The session's conflict mark (the server holds other events), or None."""
+        value = self._read(lambda: self._conflicts.get(session_id))
+        return value if isinstance(value, dict) else None
+
+    def conflicts(self) -> dict[str, dict[str, Any]]:
+        """Every session marked in conflict, with its mark."""
+        rows = self._read(lambda: list(self._conflicts.items()))
+        return {sid: value for sid, value in rows if isinstance(value, dict)}
+
+    def mark_conflict(self, session_id: str, detail: str, server_seq: int | None = None) -> None:
+        """Remember that the server diverged from this session (kept until resolved)."""
+        mark = {"detail": detail, "server_seq": server_seq}
+        self._write(lambda: self._conflicts.__setitem__(session_id, mark))
+
+    def rewrite(self, *changes: SessionRewrite) -> None:
+        """Apply every change in ONE transaction: a pull page, a fork or a take-server either
+        happens whole or not at all, whatever kills the process."""
+
+        def write() -> None:
+            for change in changes:
+                sid = change.session_id
+                if change.keep_upto is not None:
+                    self._conn.execute(
+                        'DELETE FROM "events" WHERE key > ? AND key < ?', (event_key(sid, change.keep_upto), f"{sid};")
+                    )
+                for start in range(0, len(change.events), 500):
+                    chunk = change.events[start : start + 500]
+                    params: list[str] = []
+                    for event in chunk:
+                        params += (event_key(sid, event.seq), event.model_dump_json())
+                    self._conn.execute(_insert_events_sql(len(chunk)), params)
+                if change.acked_seq is not None:
+                    self._sync[sid] = int(change.acked_seq)
+                if change.record is not None:
+                    self._sessions[sid] = change.record.model_dump(mode="json")
+                if change.conflict is False:
+                    if sid in self._conflicts:
+                        del self._conflicts[sid]
+                elif isinstance(change.conflict, dict):
+                    self._conflicts[sid] = change.conflict
+
+        self._write(write)
 
     # ----------------------------------------------------------------- flows
     def put_flow(self, flow_hash: str, canonical_json: str) -> None:

@@ -158,6 +158,7 @@ class SteadyChatApp(App[None]):
         self.sync_log = SyncLogBook(settings.clock)
         self._outage_peak: int | None = None
         self._outage_since: float | None = None
+        self._conflict_toasted = ""  # the conflict detail already toasted: one toast per conflict
         self._kick_listener = self._kick
         self.session.listeners.append(self._kick_listener)
 
@@ -225,9 +226,11 @@ class SteadyChatApp(App[None]):
                 severity="error",
                 timeout=12,
             )
-        elif state is ConnState.CONFLICT:
+        elif state is ConnState.CONFLICT and status.detail != self._conflict_toasted:
+            self._conflict_toasted = status.detail
             self.notify(
-                f"A session diverged from the server's copy; its steps stay safe here. {status.detail}",
+                f"A session diverged from the server's copy; its steps stay safe here. {status.detail}. "
+                "ctrl+s, then f forks it (or `steadychat resolve`).",
                 title="Sync conflict",
                 severity="warning",
                 timeout=12,

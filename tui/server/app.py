@@ -8,6 +8,8 @@ nothing. Bodies are read here with a byte cap instead of trusting Content-Length
 - Another token's session answers exactly like an unknown one (404), including on PUT. Session
   ids are random 128-bit uuids, so refusing a PUT on a foreign sid reveals nothing guessable.
 - `limit` above 500 is clamped to 500; a non-integer or negative `after`/`limit` is 422.
+- `GET /v1/sessions` lists only the caller's sessions (newest first); `before` is the
+  `next_before` cursor of the previous page (or a bare `updated_at`); over 200 characters is 422.
 - A database that is locked or failing answers 503 with `Retry-After: 1`.
 - The OpenAPI/docs routes are off: they would be the only unauthenticated pages.
 """
@@ -30,7 +32,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tui.server.db import NotFound, Rejected, ServerDB, StoredSession
+from tui.server.db import ListedSession, NotFound, Rejected, ServerDB, StoredSession
 from tui.sync.protocol import (
     ERR_INVALID,
     ERR_NOT_FOUND,
@@ -40,6 +42,7 @@ from tui.sync.protocol import (
     MAX_BODY_BYTES,
     EventBatch,
     SessionInfo,
+    SessionList,
     SessionMeta,
     valid_sid,
 )
@@ -136,6 +139,23 @@ def _info(session: StoredSession) -> dict[str, Any]:
     return SessionInfo(sid=session.sid, last_seq=session.last_seq, **session.meta).model_dump()
 
 
+def _listing(rows: list[ListedSession], limit: int) -> dict[str, Any]:
+    sessions = [
+        {
+            "id": row.sid,
+            "flow_id": str(row.meta.get("flow_id", "")),
+            "flow_hash": str(row.meta.get("flow_hash", "")),
+            "device_id": str(row.meta.get("device_id", "")),
+            "created_at": str(row.meta.get("created_at", "")),
+            "last_seq": row.last_seq,
+            "updated_at": row.updated_at,
+        }
+        for row in rows
+    ]
+    next_before = rows[-1].cursor if len(rows) == limit else None
+    return SessionList.model_validate({"sessions": sessions, "next_before": next_before}).model_dump()
+
+
 def create_app(db_path: str | Path, tokens: list[str]) -> FastAPI:
     """The sync server app over the SQLite file `db_path`, accepting each of `tokens`."""
     db = ServerDB(db_path)
@@ -202,6 +222,19 @@ def create_app(db_path: str | Path, tokens: list[str]) -> FastAPI:
         except Rejected as exc:
             raise ApiError(409, exc.error, acked_seq=exc.acked_seq) from None
         return {"acked_seq": acked}
+
+    @app.get("/v1/sessions")
+    async def list_sessions(request: Request) -> dict[str, Any]:
+        owner = auth.owner(request)
+        limit = _int_param(request, "limit", 50)
+        if limit < 1:
+            raise _invalid("limit must be at least 1")
+        limit = min(limit, MAX_BATCH_EVENTS)
+        before = request.query_params.get("before") or None
+        if before is not None and len(before) > 200:
+            raise _invalid("before must be a cursor from next_before")
+        rows = await run_in_threadpool(db.list_sessions, owner, before, limit)
+        return _listing(rows, limit)
 
     @app.get("/v1/sessions/{sid}")
     async def get_session(sid: str, request: Request) -> dict[str, Any]:

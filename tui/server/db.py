@@ -8,6 +8,10 @@ invisible, and the answer is sent only after COMMIT returns.
 
 Sessions belong to the sha256 of the token that created them; the token itself is never stored.
 One connection guarded by a lock: the server is small and writes are serialized anyway.
+
+Schema 2 added `sessions.updated_at` (set at registration and by every batch that stores new
+events) and an index on (owner, updated_at, sid) for `list_sessions`; a schema-1 file is migrated
+in place on open (`_migrate_v1_to_v2`), with `updated_at` starting at the session's `created`.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from typing import Any
 
 from tui.sync.protocol import WireEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MAX_LIST_LIMIT = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     sid     TEXT PRIMARY KEY,
     owner   TEXT NOT NULL,
     meta    TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS events (
     sid  TEXT NOT NULL,
@@ -40,6 +46,8 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (sid, seq)
 ) WITHOUT ROWID;
 """
+
+_LIST_INDEX = "CREATE INDEX IF NOT EXISTS sessions_by_owner_updated ON sessions (owner, updated_at, sid)"
 
 
 def canonical_json(value: Any) -> str:
@@ -58,6 +66,34 @@ class Rejected(Exception):
         super().__init__(f"{error} (server holds up to {acked_seq})")
         self.error = error
         self.acked_seq = acked_seq
+
+
+def _now() -> str:
+    """Microseconds, so that sessions updated in a burst still sort apart in a listing."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _migrate_v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Schema 1 → 2 (inside the opening transaction): add `updated_at`, starting at `created`."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "updated_at" not in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE sessions SET updated_at = created WHERE updated_at = ''")
+
+
+@dataclass(frozen=True)
+class ListedSession:
+    """One row of `list_sessions`: meta, last seq held and when it last changed."""
+
+    sid: str
+    meta: dict[str, Any]
+    last_seq: int
+    updated_at: str
+
+    @property
+    def cursor(self) -> str:
+        """The `before` value that continues a listing after this session."""
+        return f"{self.updated_at},{self.sid}"
 
 
 @dataclass(frozen=True)
@@ -82,9 +118,13 @@ class ServerDB:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+                if version == 1:
+                    _migrate_v1_to_v2(self._conn)
+                self._conn.execute(_LIST_INDEX)
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -114,6 +154,33 @@ class ServerDB:
             meta = self._owned(sid, owner)
             return StoredSession(sid, meta, self._last_seq(sid))
 
+    def list_sessions(self, owner: str, before: str | None, limit: int) -> list[ListedSession]:
+        """The owner's sessions, most recently updated first, at most `limit`.
+
+        `before` is a page cursor: `UPDATED_AT` (sessions updated strictly before it) or
+        `UPDATED_AT,SID` as `ListedSession.cursor` gives it (strictly after that session in this
+        order, so sessions updated in the same instant are neither skipped nor repeated).
+        """
+        limit = max(1, min(limit, MAX_LIST_LIMIT))
+        sql = (
+            "SELECT s.sid, s.meta, s.updated_at, (SELECT MAX(e.seq) FROM events e WHERE e.sid = s.sid) "
+            "FROM sessions s WHERE s.owner = ?"
+        )
+        args: list[Any] = [owner]
+        if before:
+            stamp, _, sid = before.partition(",")
+            if sid:
+                sql += " AND (s.updated_at < ? OR (s.updated_at = ? AND s.sid < ?))"
+                args += [stamp, stamp, sid]
+            else:
+                sql += " AND s.updated_at < ?"
+                args.append(stamp)
+        sql += " ORDER BY s.updated_at DESC, s.sid DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [ListedSession(sid, json.loads(meta), int(last or 0), updated) for sid, meta, updated, last in rows]
+
     def events(self, sid: str, owner: str, after: int, limit: int) -> list[dict[str, Any]]:
         """Events with seq > after, ascending, at most `limit`."""
         with self._lock:
@@ -136,9 +203,10 @@ class ServerDB:
         with self._lock, self._transaction():
             row = self._conn.execute("SELECT owner, meta FROM sessions WHERE sid = ?", (sid,)).fetchone()
             if row is None:
+                now = _now()
                 self._conn.execute(
-                    "INSERT INTO sessions (sid, owner, meta, created) VALUES (?, ?, ?, ?)",
-                    (sid, owner, meta_text, datetime.now(UTC).isoformat()),
+                    "INSERT INTO sessions (sid, owner, meta, created, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    (sid, owner, meta_text, now, now),
                 )
                 return True, StoredSession(sid, meta, 0)
             if row[0] != owner:
@@ -172,6 +240,7 @@ class ServerDB:
             new = [(sid, *row) for row in rows if row[0] > last]
             if new:
                 self._conn.executemany("INSERT INTO events (sid, seq, type, ts, data) VALUES (?, ?, ?, ?, ?)", new)
+                self._conn.execute("UPDATE sessions SET updated_at = ? WHERE sid = ?", (_now(), sid))
         return last_in_batch
 
     def _transaction(self) -> _Transaction:

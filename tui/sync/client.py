@@ -14,7 +14,8 @@ How answers are treated (the poison policy is the last row):
 | 401 / 403                                 | UNAUTHORIZED; one probe every `auth_retry` s, no storm  |
 | 429 / 5xx / unparsable 200 / unknown 4xx  | transient: backoff, never sooner than Retry-After      |
 | 409 gap (server holds less)               | acked seq lowered to the server's, resend from there    |
-| 409 diverged / PUT 404 (foreign sid)      | CONFLICT for that session, others keep going           |
+| 409 diverged / PUT 404 (foreign sid)      | CONFLICT for that session, others keep going; a        |
+|                                           | divergence is kept in the store until `resolve`        |
 | 404 on POST                               | session registered again, then resent (once per pass)  |
 | 413                                       | batch halved; a single event too large is poison       |
 | poison (one event > 1 MiB, 422 on a body) | CONFLICT for that session with a detail; its events stay |
@@ -51,6 +52,7 @@ from tui.sync.protocol import (
     ProtocolError,
     SessionMeta,
 )
+from tui.sync.remote import ServerApi
 from tui.sync.status import ConnState, SyncStatus
 
 MAX_ANSWER_BYTES = 1024 * 1024
@@ -178,6 +180,7 @@ class SyncClient:
         self._pending: dict[str, int] = {}
         self._registered: set[str] = set()
         self._conflicts: dict[str, str] = {}
+        self._stored_conflicts: set[str] = set()  # diverged sessions, as the store remembers them
         self._batch_limit = self.batch_size
         self._slow_ceiling: int | None = None  # a batch size the link proved too slow for
         self._inflight_count = 0
@@ -206,6 +209,13 @@ class SyncClient:
     def conflicts(self) -> dict[str, str]:
         """Sessions that stopped syncing, with the reason (conflict or poison)."""
         return dict(self._conflicts)
+
+    def server_api(self) -> ServerApi | None:
+        """A blocking reader of the same server with the same token (listing, pull, resolve from
+        a worker thread), or None when local-only. Close it after use."""
+        if self.server_url is None:
+            return None
+        return ServerApi(self.server_url, self._token or "", connect_timeout=self.connect_timeout)
 
     def set_token(self, token: str | None) -> None:
         """Use another token from now on and probe at once (thread-safe)."""
@@ -561,7 +571,8 @@ class SyncClient:
                     continue
                 if error is not None and error.error == ERR_DIVERGED:
                     held = error.acked_seq if error.acked_seq is not None else "?"
-                    self._conflict(sid, f"the server holds other content for seqs {first}..{last} (server at {held})")
+                    detail = f"the server holds other content for seqs {first}..{last} (server at {held})"
+                    self._diverged(sid, detail, error.acked_seq)
                     return
                 raise _Transient("409 answer not understood")
             if answer.status == 404:
@@ -595,7 +606,7 @@ class SyncClient:
             self._registered.add(sid)
             return True
         if answer.status == 409:
-            self._conflict(sid, "the server has this session with other flow or device details")
+            self._diverged(sid, "the server has this session with other flow or device details", None)
             return False
         if answer.status == 404:
             self._conflict(sid, "the server refuses this session id (another identity owns it)")
@@ -625,6 +636,22 @@ class SyncClient:
         except ValidationError:
             return None
 
+    def _diverged(self, sid: str, detail: str, server_seq: int | None) -> None:
+        """A divergence outlives this process: the store keeps it until `steadychat resolve`."""
+        self.store.mark_conflict(sid, detail, server_seq)
+        self._stored_conflicts.add(sid)
+        self._conflict(sid, detail)
+
+    def _load_stored_conflicts(self) -> None:
+        """Follow the store's conflict marks: set by an earlier run, cleared by `resolve`."""
+        stored = self.store.conflicts()
+        for sid in self._stored_conflicts - stored.keys():
+            self._conflicts.pop(sid, None)
+            self._registered.discard(sid)
+        for sid, mark in stored.items():
+            self._conflicts.setdefault(sid, str(mark.get("detail", "diverged from the server")))
+        self._stored_conflicts = set(stored)
+
     def _conflict(self, sid: str, detail: str) -> None:
         self._conflicts[sid] = detail
         self._log(f"conflict in session {_short(sid)}: {detail}")
@@ -632,6 +659,7 @@ class SyncClient:
 
     # ----------------------------------------------------------------- status
     def _refresh_pending(self) -> None:
+        self._load_stored_conflicts()
         self._pending = {sid: self.store.pending_count(sid) for sid in self.store.session_ids()}
 
     def _settled(self, start_attempts: int) -> bool:

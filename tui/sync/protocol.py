@@ -11,8 +11,14 @@ body that does not parse is never mistaken for an acknowledgement.
 | POST /v1/sessions/{sid}/events  `EventBatch`   | 200 `Ack`                                |
 | GET  /v1/sessions/{sid}                        | 200 `SessionInfo`                        |
 | GET  /v1/sessions/{sid}/events?after=N&limit=M | 200 `EventPage`                          |
+| GET  /v1/sessions?before=CURSOR&limit=M        | 200 `SessionList` (added in v1, round 2) |
 
 Errors are JSON `ProtocolError` bodies: 409 `diverged`/`gap` carry the server's `acked_seq`.
+
+Versioning: v1 grows only by additions (a new endpoint, a new optional query parameter, a new
+field in an answer). Models of answers added since v1's first version ignore unknown fields, so
+a newer server never breaks this client; a client that meets an older server without an
+endpoint gets 404 and says the server is too old for that command.
 """
 
 from __future__ import annotations
@@ -85,6 +91,30 @@ class EventPage(_Body):
     """A page of stored events, for restoring a session elsewhere."""
 
     events: list[WireEvent]
+
+
+class ListedSession(BaseModel):
+    """One session in `GET /v1/sessions`: its meta, the last seq held and when it last changed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: StrictStr
+    flow_id: StrictStr
+    flow_hash: StrictStr = ""
+    device_id: StrictStr = ""
+    created_at: StrictStr = ""
+    last_seq: StrictInt = Field(ge=0)
+    updated_at: StrictStr
+
+
+class SessionList(BaseModel):
+    """A page of the caller's sessions, most recently updated first; `next_before` continues it
+    (None on the last page)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sessions: list[ListedSession]
+    next_before: StrictStr | None = None
 
 
 class Ack(_Body):
