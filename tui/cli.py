@@ -395,3 +395,24 @@ def demo(flow_path: Path | None, server_db: Path | None, new: bool, store_path: 
     from tui.app.launch import launch_demo
 
     launch_demo(flow_path, store_path=_store_path(store_path), server_db=server_db, new=new)
+
+
+# --------------------------------------------------------------------------- flow tests
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--update", is_flag=True, help="Record the actual transcripts as the expected ones (inline or golden).")
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a JUnit XML report to this file.",
+)
+@reports_errors
+def test_flows(paths: tuple[Path, ...], update: bool, junit_path: Path | None) -> None:
+    """Run *.chat.yaml flow tests (folders searched recursively; default: the current folder)."""
+    from tui.chattest.command import run_chat_tests
+
+    out = click.get_text_stream("stdout")
+    err = click.get_text_stream("stderr")
+    sys.exit(run_chat_tests(list(paths), update=update, junit=junit_path, out=out, err=err))
