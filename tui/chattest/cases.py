@@ -51,7 +51,7 @@ class ChatCase:
 
     @property
     def where(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{shown(self.file)}:{self.line}"
 
     def expected_lines(self) -> list[str] | None:
         """The expected transcript, read from the golden file if there is one; None if not recorded yet."""
@@ -63,8 +63,16 @@ class ChatCase:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise ChatFileError(
-                f"golden: cannot read {self.golden}: {exc}", path=str(self.file), line=self.line
+                f"golden: cannot read {self.golden}: {exc}", path=shown(self.file), line=self.line
             ) from None
+
+
+def shown(path: Path) -> str:
+    """A path as the author reads it: relative to the working folder when it is inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
 
 
 def find_chat_files(paths: Iterable[Path]) -> list[Path]:
@@ -80,7 +88,7 @@ def find_chat_files(paths: Iterable[Path]) -> list[Path]:
             found.append(path)
         else:
             raise ChatFileError(
-                "no such file or folder; give a *.chat.yaml file or a folder holding some", path=str(path)
+                "no such file or folder; give a *.chat.yaml file or a folder holding some", path=shown(path)
             )
     return list(dict.fromkeys(found))
 
@@ -98,7 +106,7 @@ def _walk(folder: Path) -> Iterator[Path]:
 def load_cases(path: Path, *, text: str | None = None) -> list[ChatCase]:
     """The cases of one test file (or of `text` as if it were that file); ChatFileError
     (file:line: what; fix) for anything wrong."""
-    name = str(path)
+    name = shown(path)
     if text is None:
         try:
             text = path.read_text(encoding="utf-8-sig")
@@ -135,7 +143,7 @@ class _Reader:
         self.raw = raw
 
     def fail(self, key: str, message: str) -> ChatFileError:
-        return ChatFileError(f"{key}: {message}", path=str(self.file), line=self.raw.key_line(key))
+        return ChatFileError(f"{key}: {message}", path=shown(self.file), line=self.raw.key_line(key))
 
     def text(self, key: str, value: Any) -> str:
         text = _scalar_text(value)
@@ -168,7 +176,7 @@ def _case(file: Path, index: int, raw: Any, line: int) -> ChatCase:
     if not isinstance(raw, LineMap):
         raise ChatFileError(
             f"case {index + 1}: expected a mapping (flow:, answers:, transcript:), got {_describe(raw)}",
-            path=str(file),
+            path=shown(file),
             line=line,
         )
     reader = _Reader(file, raw)
@@ -177,7 +185,7 @@ def _case(file: Path, index: int, raw: Any, line: int) -> ChatCase:
             raise reader.fail(str(key), f"unknown key (known: {', '.join(CASE_KEYS)})")
     if "flow" not in raw:
         raise ChatFileError(
-            f"case {index + 1}: add `flow:` (the flow file, relative to this test file)", path=str(file), line=line
+            f"case {index + 1}: add `flow:` (the flow file, relative to this test file)", path=shown(file), line=line
         )
     flow = reader.relative_path("flow")
     if not flow.is_file():

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from tui.chattest.cases import SUFFIX, ChatCase, find_chat_files, load_cases
+from tui.chattest.cases import SUFFIX, ChatCase, find_chat_files, load_cases, shown
 from tui.chattest.junit import JunitCase, write_junit
 from tui.chattest.runner import CaseResult, ChatRunner
 from tui.chattest.update import record
@@ -85,7 +85,7 @@ def _broken(line: str, name: str, broken: list[str], junit_cases: list[JunitCase
 def _print_result(result: CaseResult, out: TextIO) -> None:
     case = result.case
     if result.updated:
-        out.write(f"updated {case.golden if case.golden is not None else case.where}: {case.name}\n")
+        out.write(f"updated {shown(case.golden) if case.golden is not None else case.where}: {case.name}\n")
     if not result.passed:
         out.write(f"FAIL {case.where}: {case.name}\n{result.report()}\n\n")
     out.flush()

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.chattest.cases import ChatCase
+from tui.chattest.cases import ChatCase, shown
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ def write_junit(path: Path, cases: list[JunitCase]) -> None:
         element = ET.SubElement(
             suite,
             "testcase",
-            classname=_relative(case.file).removesuffix(".chat.yaml").replace("/", "."),
+            classname=shown(case.file).removesuffix(".chat.yaml").replace("/", "."),
             name=case.name,
-            file=_relative(case.file),
+            file=shown(case.file),
             line=str(case.line),
             time=f"{item.seconds:.3f}",
         )
@@ -57,11 +57,3 @@ def write_junit(path: Path, cases: list[JunitCase]) -> None:
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def _relative(path: Path) -> str:
-    """The path as CI shows it: relative to the working folder when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()

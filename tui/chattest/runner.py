@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tui.chattest.cases import ChatCase, Refusal
+from tui.chattest.cases import ChatCase, Refusal, shown
 from tui.errors import EngineError
 from tui.flow.loader import load_flow
 from tui.flow.model import Flow, VariableValue
@@ -136,7 +136,9 @@ class ChatRunner:
             return CaseResult(case, None, expected, [f"the flow stopped: {exc}"])
         result = CaseResult(case, run, expected)
         if expected is None:
-            where = f"golden file {case.golden} is missing" if case.golden is not None else "no expected transcript"
+            where = (
+                f"golden file {shown(case.golden)} is missing" if case.golden is not None else "no expected transcript"
+            )
             result.problems.append(f"{where}; record it with `steadychat test --update` (or pytest --chat-update)")
             result.transcript_differs = True
         elif expected != run.lines:
@@ -155,7 +157,7 @@ class ChatRunner:
 
 def transcript_diff(case: ChatCase, expected: Sequence[str], actual: Sequence[str]) -> str:
     """A unified diff, expected → actual, labelled with where the expectation lives."""
-    source = str(case.golden) if case.golden is not None else f"{case.where} ({case.name})"
+    source = shown(case.golden) if case.golden is not None else f"{case.where} ({case.name})"
     lines = difflib.unified_diff(list(expected), list(actual), f"expected {source}", "actual", lineterm="")
     return "transcript differs:\n" + "\n".join(lines)
 

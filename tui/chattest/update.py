@@ -12,7 +12,7 @@ import json
 
 import yaml
 
-from tui.chattest.cases import ChatCase, load_cases
+from tui.chattest.cases import ChatCase, load_cases, shown
 from tui.errors import ChatFileError
 
 
@@ -29,18 +29,20 @@ def record(case: ChatCase, lines: list[str]) -> None:
             case.file.write_text(edited, encoding="utf-8")
             return
     raise ChatFileError(
-        "cannot write this case's transcript inline; use `golden: FILE` for it", path=str(case.file), line=case.line
+        "cannot write this case's transcript inline; use `golden: FILE` for it", path=shown(case.file), line=case.line
     )
 
 
 def _case_node(text: str, case: ChatCase) -> yaml.MappingNode:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if not isinstance(root, yaml.SequenceNode) or case.index >= len(root.value):
-        raise ChatFileError("the file changed while testing; run again", path=str(case.file), line=case.line)
+        raise ChatFileError("the file changed while testing; run again", path=shown(case.file), line=case.line)
     node = root.value[case.index]
     if not isinstance(node, yaml.MappingNode) or node.flow_style:
         raise ChatFileError(
-            "--update needs the case written as a block mapping (one key per line)", path=str(case.file), line=case.line
+            "--update needs the case written as a block mapping (one key per line)",
+            path=shown(case.file),
+            line=case.line,
         )
     return node
 
