@@ -37,4 +37,5 @@ class BuildPyWithFlows(build_py):
             self.copy_file(str(source), str(target / source.name))
 
 
-setup(cmdclass={"build_py": BuildPyWithFlows})
+if __name__ == "__main__":  # how pip's build backend runs this file; a test imports it under another name
+    setup(cmdclass={"build_py": BuildPyWithFlows})
