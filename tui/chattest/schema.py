@@ -19,6 +19,11 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Scalar = str | int | float | bool
 
 
+def _optional(description: str) -> Any:
+    """An optional key: None stands for "not given", so the schema does not offer `null`."""
+    return Field(default=None, description=description)
+
+
 class ExpectedRefusal(BaseModel):
     """A refused answer and the retry message the flow answers it with."""
 
@@ -37,7 +42,7 @@ class ChatCaseModel(BaseModel):
         json_schema_extra={"not": {"required": ["transcript", "golden"]}},  # one or the other
     )
 
-    name: str = Field(default=None, description="The case's name in reports (default: 'case N'); unique in the file.")
+    name: str = _optional("The case's name in reports (default: 'case N'); unique in the file.")
     flow: str = Field(description="The flow file (our YAML or a Typebot export), relative to this test file.")
     answers: list[Scalar] | None = Field(
         default=None,
@@ -48,9 +53,8 @@ class ChatCaseModel(BaseModel):
         description="The expected transcript, exactly what `steadychat play` prints (`> ` marks your answers). "
         "Write it as a block (`transcript: |`); `steadychat test --update` records it.",
     )
-    golden: str = Field(
-        default=None,
-        description="A text file holding the expected transcript instead, relative to this test file.",
+    golden: str = _optional(
+        "A text file holding the expected transcript instead, relative to this test file.",
     )
     variables: dict[str, Scalar | list[Scalar | None] | None] | None = Field(
         default=None,

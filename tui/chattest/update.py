@@ -60,7 +60,7 @@ def _with_transcript(text: str, case: ChatCase, lines: list[str], *, block: bool
             return text[:start] + _value_text(lines, key.start_mark.column + 2, block=block) + text[end:]
     last_key, last_value = node.value[-1]
     at = _line_end(text, _content_end(text, last_value))
-    column = last_key.start_mark.column
+    column: int = last_key.start_mark.column
     entry = " " * column + "transcript: " + _value_text(lines, column + 2, block=block)
     return text[:at] + "\n" + entry + text[at:]
 
@@ -79,7 +79,8 @@ def _content_end(text: str, node: yaml.Node) -> int:
     while isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and node.value and not node.flow_style:
         last = node.value[-1]
         node = last[1] if isinstance(last, tuple) else last
-    start, end = node.start_mark.index, node.end_mark.index
+    start: int = node.start_mark.index
+    end: int = node.end_mark.index
     return start + len(text[start:end].rstrip())
 
 
