@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,9 @@ groups:
 
 
 @pytest.fixture
-def runner() -> ChatRunner:
+def runner() -> Iterator[ChatRunner]:
     with ChatRunner() as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
 def _chat(folder: Path, text: str) -> Path:

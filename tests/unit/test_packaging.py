@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tui.paths import bundled_flows_dir, flow_argument
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +38,7 @@ def test_a_checkout_reads_the_repository_flows_folder() -> None:
     assert not (ROOT / "tui" / "flows").exists(), "flows/ is the single source; the wheel build makes tui/flows/"
 
 
-def test_a_bare_name_is_a_bundled_flow_and_a_path_stays_a_path(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bare_name_is_a_bundled_flow_and_a_path_stays_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert flow_argument(Path("demo")) == ROOT / "flows" / "demo.yaml"
     assert flow_argument(Path("survey.yaml")) == ROOT / "flows" / "survey.yaml"
