@@ -69,14 +69,15 @@ def _floor(path: Path, workdir: Path) -> float:
 def measure_chat_tests(workdir: Path) -> dict[str, Any]:
     suite = _write_suite(workdir)
     out, err = io.StringIO(), io.StringIO()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     code = run_chat_tests([suite], update=False, junit=None, out=out, err=err)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if code != 0:
         raise RuntimeError(f"chat test benchmark: exit {code}\n{out.getvalue()}{err.getvalue()}")
     floor = _floor(suite, workdir)
     return {
         "chat_test_100_cases_s": seconds,
+        "chat_test_100_cases_cpu_s": cpu_seconds,
         "chat_test_floor_s": floor,
         "chat_test_vs_session_floor": seconds / floor if floor else float("nan"),
     }
