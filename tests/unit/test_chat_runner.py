@@ -147,3 +147,10 @@ def test_update_writes_golden_files_and_keeps_odd_lines_exact(runner: ChatRunner
     assert (tmp_path / "golden" / "g.txt").read_text(encoding="utf-8") == "  indented\n\n# not a comment\ntrailing  \n"
     record(inline_case, ["  indented", "", "# not a comment", "x: y", "- z", ""])
     assert load_cases(path)[1].transcript == ("  indented", "", "# not a comment", "x: y", "- z", "")
+
+
+def test_an_answer_the_session_cannot_take_fails_the_case_not_the_run(runner: ChatRunner, tmp_path: Path) -> None:
+    path = _chat(tmp_path, '- flow: bot.yaml\n  answers: ["\\ud800"]\n  transcript: ""\n')
+    result = runner.run_case(load_cases(path)[0])
+    assert result.run is None
+    assert result.problems[0].startswith("an answer cannot be given: ")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tui.chattest.cases import ChatCase, Refusal, shown
-from tui.errors import EngineError
+from tui.errors import AnswerError, EngineError
 from tui.flow.loader import load_flow
 from tui.flow.model import Flow, VariableValue
 from tui.session import Session
@@ -134,6 +134,8 @@ class ChatRunner:
             run = self.play(case.flow, case.answers)
         except EngineError as exc:
             return CaseResult(case, None, expected, [f"the flow stopped: {exc}"])
+        except AnswerError as exc:  # over the flow's answer cap, or not text: nothing was recorded
+            return CaseResult(case, None, expected, [f"an answer cannot be given: {exc}"])
         result = CaseResult(case, run, expected)
         if expected is None:
             where = (
