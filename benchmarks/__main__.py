@@ -19,6 +19,7 @@ def _log(line: str) -> None:
 
 def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
     """Run every benchmark at the given sizes; returns the results (the JSON object)."""
+    from benchmarks.chat_tests import measure_chat_tests
     from benchmarks.drain import measure_drain
     from benchmarks.resume import measure_resume
     from benchmarks.step_commit import measure_snapshot_vs_incremental, measure_step_commit
@@ -28,7 +29,7 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="steadychat-bench-", dir=workdir) as name:
         tmp = Path(name)
-        for sub in ("commit", "resume", "drain"):
+        for sub in ("commit", "resume", "drain", "chat"):
             (tmp / sub).mkdir()
         flow = load_bench_flow(tmp)
 
@@ -51,6 +52,9 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
         queued_sid, _ = build_session(queued, flow, 0, until_events=sizes.drain_events)
         _log("drain: ours vs bare httpx ...")
         results.update(measure_drain(sizes, tmp / "drain", queued, queued_sid))
+
+        _log("steadychat test: 100 cases of the bundled flows, in process ...")
+        results.update(measure_chat_tests(tmp / "chat"))
 
     judged = sizes_name != "tiny"
     results["goals_met"] = evaluate(results, judged)

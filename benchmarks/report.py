@@ -21,6 +21,7 @@ GOALS: list[tuple[str, str, float, str]] = [
     ("resume_growth_100_to_10k", "<=", 2.0, "x"),
     ("drain_10k_events_s", "<=", 3.0, "s"),
     ("drain_vs_raw_post", "<=", 1.5, "x"),
+    ("chat_test_100_cases_s", "<=", 5.0, "s"),
 ]
 
 # Context rows: key, label, unit
@@ -35,6 +36,9 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("resume_10k_peak_mib", "resume, large session: tracemalloc peak", "MiB"),
     ("drain_raw_post_s", "bare httpx POSTs of the same bodies", "s"),
     ("drain_10k_peak_mib", "drain: tracemalloc peak (client only)", "MiB"),
+    ("chat_test_100_cases_cpu_s", "steadychat test, 100 cases: CPU time (stable under load)", "s"),
+    ("chat_test_floor_s", "the same 100 conversations through bare Session calls", "s"),
+    ("chat_test_vs_session_floor", "steadychat test / that floor", "x"),
 ]
 
 

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 
 from tui.errors import SteadyChatError, UsageError
-from tui.paths import default_store_path
+from tui.paths import default_store_path, flow_argument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,7 +116,7 @@ def validate(flows: tuple[Path, ...]) -> None:
     from tui.flow.loader import check_flow, load_flow
 
     failed = 0
-    for path in flows:
+    for path in map(flow_argument, flows):
         try:
             flow = load_flow(path)
             check_flow(flow)
@@ -163,7 +163,7 @@ def play(
     if new and session_id:
         raise UsageError("--new and --session cannot be used together")
     code = play_flow(
-        flow_path,
+        flow_argument(flow_path),
         store_path=_store_path(store_path),
         answers=answers_file if answers_file is not None else sys.stdin,
         as_json=as_json,
@@ -538,7 +538,12 @@ def run(
     if new and session_id:
         raise UsageError("--new and --session cannot be used together")
     launch_run(
-        flow_path, store_path=_store_path(store_path), new=new, session_id=session_id, server=server, token=token
+        flow_argument(flow_path),
+        store_path=_store_path(store_path),
+        new=new,
+        session_id=session_id,
+        server=server,
+        token=token,
     )
 
 
@@ -557,4 +562,30 @@ def demo(flow_path: Path | None, server_db: Path | None, new: bool, store_path: 
     """The demo: TUI + embedded sync server + fault proxy (F2 cuts the network)."""
     from tui.app.launch import launch_demo
 
-    launch_demo(flow_path, store_path=_store_path(store_path), server_db=server_db, new=new)
+    launch_demo(
+        flow_argument(flow_path) if flow_path else None,
+        store_path=_store_path(store_path),
+        server_db=server_db,
+        new=new,
+    )
+
+
+# --------------------------------------------------------------------------- flow tests
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--update", is_flag=True, help="Record the actual transcripts as the expected ones (inline or golden).")
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a JUnit XML report to this file.",
+)
+@reports_errors
+def test_flows(paths: tuple[Path, ...], update: bool, junit_path: Path | None) -> None:
+    """Run *.chat.yaml flow tests (folders searched recursively; default: the current folder)."""
+    from tui.chattest.command import run_chat_tests
+
+    out = click.get_text_stream("stdout")
+    err = click.get_text_stream("stderr")
+    sys.exit(run_chat_tests(list(paths), update=update, junit=junit_path, out=out, err=err))

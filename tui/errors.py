@@ -8,6 +8,7 @@
     │   └── SessionBusyError another process drives this session
     ├── AnswerError          an answer refused before it is saved (too long, not text)
     ├── UsageError           a command-line mistake the parser cannot catch
+    ├── ChatFileError        a `*.chat.yaml` flow test file is broken (file:line: what; fix)
     └── SyncError            a sync failure that must stop a command (never raised into the UI)
 
 Every error's `str()` is the whole line the user sees.
@@ -60,6 +61,15 @@ class AnswerError(SteadyChatError):
 
 class UsageError(SteadyChatError):
     """A command-line mistake."""
+
+
+class ChatFileError(SteadyChatError):
+    """A `*.chat.yaml` test file cannot be run as written. The message names file, line and fix."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}:{line}: {message}" if line is not None else f"{path}: {message}")
 
 
 class SyncError(SteadyChatError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import platformdirs
@@ -27,5 +28,25 @@ def default_server_db_path() -> Path:
 
 
 def bundled_flows_dir() -> Path:
-    """The sample flows shipped in the repository (and in an editable install)."""
+    """The flows shipped with SteadyChat (the demo's among them).
+
+    An installed wheel has them as package data, `tui/flows/`, copied at build time (setup.py)
+    from the repository's `flows/`, their single source; a checkout or an editable install has no
+    `tui/flows/` and reads `flows/` itself.
+    """
+    packaged = resources.files("tui") / "flows"
+    if packaged.is_dir():
+        return Path(str(packaged))
     return Path(__file__).resolve().parent.parent / "flows"
+
+
+def flow_argument(path: Path) -> Path:
+    """A FLOW argument: the file when it exists, else a bundled flow named by a bare name
+    (`steadychat play demo` works from any folder, and from an installed wheel)."""
+    if path.exists() or len(path.parts) != 1:
+        return path
+    for name in (path.name, f"{path.name}.yaml"):
+        bundled = bundled_flows_dir() / name
+        if bundled.is_file():
+            return bundled
+    return path

@@ -17,6 +17,7 @@ CORE = [
     "tui.server.app",
     "tui.server.run",
     "tui.faultproxy",
+    "tui.chattest.command",
 ]
 
 
