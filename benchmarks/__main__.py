@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import SIZES, build_session, load_bench_flow
+from benchmarks.common import SIZES, build_session, load_bench_flow, write_flow
 from benchmarks.report import GOALS, evaluate, json_line, table
 
 
@@ -23,13 +23,14 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
     from benchmarks.drain import measure_drain
     from benchmarks.resume import measure_resume
     from benchmarks.step_commit import measure_snapshot_vs_incremental, measure_step_commit
+    from benchmarks.tui_answer import measure_tui_answer
 
     sizes = SIZES[sizes_name]
     results: dict[str, Any] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="steadychat-bench-", dir=workdir) as name:
         tmp = Path(name)
-        for sub in ("commit", "resume", "drain", "chat"):
+        for sub in ("commit", "resume", "drain", "chat", "tui"):
             (tmp / sub).mkdir()
         flow = load_bench_flow(tmp)
 
@@ -55,6 +56,9 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
 
         _log("steadychat test: 100 cases of the bundled flows, in process ...")
         results.update(measure_chat_tests(tmp / "chat"))
+
+        _log("tui answer: Enter → next input, ours vs a minimal Textual app ...")
+        results.update(measure_tui_answer(sizes, tmp / "tui", write_flow(tmp / "tui")))
 
     judged = sizes_name != "tiny"
     results["goals_met"] = evaluate(results, judged)

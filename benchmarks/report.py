@@ -22,6 +22,7 @@ GOALS: list[tuple[str, str, float, str]] = [
     ("drain_10k_events_s", "<=", 3.0, "s"),
     ("drain_vs_raw_post", "<=", 1.5, "x"),
     ("chat_test_100_cases_s", "<=", 5.0, "s"),
+    ("tui_answer_vs_textual_floor", "<=", 2.0, "x"),
 ]
 
 # Context rows: key, label, unit
@@ -39,6 +40,8 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("chat_test_100_cases_cpu_s", "steadychat test, 100 cases: CPU time (stable under load)", "s"),
     ("chat_test_floor_s", "the same 100 conversations through bare Session calls", "s"),
     ("chat_test_vs_session_floor", "steadychat test / that floor", "x"),
+    ("tui_answer_ms_p50", "TUI answer: Enter → next input focused, CPU p50", "ms"),
+    ("tui_floor_answer_ms_p50", "minimal Textual app: Enter → input cleared, CPU p50", "ms"),
 ]
 
 
