@@ -16,6 +16,7 @@ import fcntl
 import secrets
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -29,6 +30,30 @@ from tui.store import SessionRecord, Store
 CACHE_EVERY = 8
 Clock = Callable[[], datetime]
 Listener = Callable[["Session", list[StoredEvent]], None]
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """Names one waiting input: its `input` event's block id and seq.
+
+    A UI shows an input with its ref and answers with it, so an answer typed for one question
+    can never land on another: `Session` records nothing for a ref that is not the one waiting.
+    """
+
+    block_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of an answer a UI submitted (one engine run decides all three)."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    """The committed step; empty when nothing was recorded."""
+    refusal: str | None = None
+    """The flow's retry message when it refused the answer; nothing was recorded."""
+    stale: bool = False
+    """The answer named an input that is not the one waiting; nothing was recorded."""
 
 
 def utc_now() -> datetime:
@@ -95,6 +120,7 @@ class Session:
         self.read_only = read_only
         self._lock = lock
         self._steps_since_cache = 0
+        self._input_seq: int | None = None  # seq of the waiting input's event, found lazily
         self.listeners: list[Listener] = []
 
     # ----------------------------------------------------------------- creation
@@ -215,37 +241,69 @@ class Session:
         return page
 
     # ----------------------------------------------------------------- steps
-    def answer(self, text: str) -> list[StoredEvent]:
+    @property
+    def waiting_ref(self) -> InputRef | None:
+        """The ref of the input waiting now (what a UI shows and answers with), or None."""
+        spec = self.waiting_input
+        if spec is None:
+            return None
+        if self._input_seq is None:
+            self._input_seq = self._find_input_seq()
+        return InputRef(spec.block_id, self._input_seq)
+
+    def answer(self, text: str, *, to: InputRef | None = None) -> list[StoredEvent]:
         """Give the waiting input a reply; returns the step's events once they are durable.
 
+        A refused answer is recorded (`answer.valid` false, then the flow's retry), as `play`
+        shows it. With `to`, an answer for another input than the one waiting records nothing.
         An answer over the flow's `max_answer_bytes`, or that is not valid text, raises
-        AnswerError and records nothing (`refusal` gives the same words to a UI first)."""
+        AnswerError and records nothing (`submit` returns the same words to a UI instead).
+        """
+        return self._step(text, to, keep_refusal=False).events
+
+    def submit(self, text: str, *, to: InputRef) -> Submission:
+        """A UI's answer to the input `to`, decided by one engine run.
+
+        Accepted: committed. Refused with a retry message (or unfit: too long, not valid
+        text): nothing recorded, the message is returned so the UI shows it inline and keeps
+        what was typed. Refused without one (a Typebot `invalidReply` event leads elsewhere):
+        recorded, like `answer`. For an input that is no longer waiting (`stale`): nothing.
+        """
+        return self._step(text, to, keep_refusal=True)
+
+    def _step(self, text: str, to: InputRef | None, *, keep_refusal: bool) -> Submission:
         self._check_writable()
         if self.waiting_input is None:
-            return []  # completed: nothing waits for an answer, nothing is recorded
+            return Submission(stale=to is not None)  # completed: nothing waits for an answer
+        if to is not None and to != self.waiting_ref:
+            return Submission(stale=True)
         problem = self.unfit_answer(text)
         if problem is not None:
+            if keep_refusal:
+                return Submission(refusal=f"{problem[0].upper()}{problem[1:]}.")
             raise AnswerError(f"{problem}; nothing was saved for it")
         now = _truncate_ms(self.clock())
         result = engine.answer(self.flow, self.record.state, text, now=now)
         events = result.events
         if not events:
-            return []
+            return Submission()
         if events[0].type != "answer":
+            retries = [e for e in events if e.type == "message" and e.data.get("retry")]
+            if keep_refusal and retries:
+                return Submission(refusal=str(retries[0].data.get("text", "")))
             spec = self.record.state.input
             block_id = spec.block_id if spec else None
             events = [
                 Emitted(type="answer", data={"block_id": block_id, "text": text, "content": None, "valid": False}),
                 *events,
             ]
-        return self._commit(events, result.state, now)
+        return Submission(events=self._commit(events, result.state, now))
 
     def refusal(self, text: str) -> str | None:
         """The retry message the flow would answer `text` with, without recording anything.
 
-        Lets a UI validate before sending with the flow's own rules and messages (the engine is
-        pure, so this dry run costs microseconds). None when the answer would be accepted, or
-        when a refusal would lead somewhere else (a Typebot `invalidReply` event).
+        A dry run; UIs use `submit`, which decides in the run that records. None when the
+        answer would be accepted, or when a refusal would lead somewhere else.
         """
         if self.waiting_input is None:
             return None
@@ -322,9 +380,25 @@ class Session:
         if write_cache:
             self._steps_since_cache = 0
         self.record = record
+        inputs = [e.seq for e in stored if e.type == "input"]
+        if inputs:
+            self._input_seq = inputs[-1]
         for listener in list(self.listeners):
             listener(self, stored)
         return stored
+
+    def _find_input_seq(self) -> int:
+        """The seq of the newest `input` event (every step that ends at an input emits one)."""
+        before = self.last_seq + 1
+        while before > 1:
+            page = self.page_before(before, 64)
+            if not page:
+                break
+            for event in reversed(page):
+                if event.type == "input":
+                    return event.seq
+            before = page[0].seq
+        return 0  # a store without the event (never written by us): still one stable ref
 
     def _catch_up(self) -> None:
         """Replay answers and commands committed after the cache was last written."""

@@ -204,10 +204,10 @@ async def test_answer_that_raises_keeps_typed_text(make_app, flow_file, monkeypa
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
 
-        def broken(text: str) -> None:
+        def broken(text: str, **_: object) -> None:
             raise StoreError("/tmp/x.db: the disk is full; nothing was saved")
 
-        monkeypatch.setattr(app.session, "answer", broken)
+        monkeypatch.setattr(app.session, "submit", broken)
         await pilot.press(*"Grace", "enter")
         await pilot.pause()
         area = answer_area(app)

@@ -173,14 +173,57 @@ def test_answer_after_completion_records_nothing(store: Store, flow) -> None:
     session.close()
 
 
-def test_refusal_is_a_dry_run_with_the_flows_own_message(store: Store, tmp_path: Path) -> None:
+def test_a_refusal_with_a_retry_message_records_nothing_and_comes_from_one_run(store: Store, tmp_path: Path) -> None:
     flow = flow_from_text(
         "name: N\ngroups:\n  A:\n    - ask: age\n      type: number\n      max: 10\n      retry: Ten at most.\n",
         path="n.yaml",
     )
     session = Session.start(store, flow, clock=Clock(), seed=1)
     before = session.last_seq
-    assert session.refusal("99") == "Ten at most."
-    assert session.refusal("7") is None
+    ref = session.waiting_ref
+    assert ref is not None
+    refused = session.submit("99", to=ref)
+    assert refused.refusal == "Ten at most." and refused.events == [] and not refused.stale
     assert store.last_seq(session.id) == before
+    accepted = session.submit("7", to=ref)
+    assert accepted.refusal is None
+    assert [e.type for e in accepted.events][0] == "answer"
+    assert accepted.events[0].data["text"] == "7"
+    session.close()
+
+
+def test_a_stale_answer_records_nothing(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=3)
+    first = session.waiting_ref
+    assert first is not None
+    assert session.events()[-1].type == "input" and session.events()[-1].seq == first.seq
+    session.submit("one", to=first)
+    second = session.waiting_ref
+    assert second is not None and second != first  # the same block asks again: a new input event
+    last = session.last_seq
+    # An answer typed for the first question arrives late: it must not answer the second.
+    late = session.submit("meant for the first", to=first)
+    assert late.stale and late.events == []
+    assert session.answer("also late", to=first) == []
+    assert store.last_seq(session.id) == last
+    assert session.waiting_ref == second
+    # the waiting input is found again after a resume (the ref survives a restart)
+    session.close()
+    resumed = Session.resume(store, session.id, clock=Clock())
+    assert resumed.waiting_ref == second
+    assert resumed.submit("two", to=second).events[0].data["text"] == "two"
+    resumed.close()
+
+
+def test_a_stale_answer_after_completion_records_nothing(store: Store, flow) -> None:
+    session = Session.start(store, flow, clock=Clock(), seed=3)
+    for i in range(29):
+        session.answer(f"a{i}")
+    ref = session.waiting_ref
+    assert ref is not None
+    session.submit("last", to=ref)
+    assert session.status == "completed" and session.waiting_ref is None
+    last = session.last_seq
+    assert session.submit("again", to=ref).stale
+    assert store.last_seq(session.id) == last
     session.close()

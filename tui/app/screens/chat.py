@@ -1,8 +1,10 @@
 """The chat screen: top bar, transcript, answer area, sync log and footer.
 
-A step: the answer area posts `Submitted`; `session.answer()` commits the step and returns its
-events (durable before visible); only then are they shown. If answering raises, nothing is
-shown and the typed text stays in the input.
+A step: the answer area calls `answer(ref, text)` in the turn of the Enter key; `session.submit`
+runs the engine once, commits the step (durable before visible) or returns the flow's refusal
+(nothing recorded, shown inline), and the next input is shown at once, so keys typed behind
+Enter land in it. The bot's messages then appear one by one (the typing pause); the first key
+typed shows the rest at once. If answering raises, nothing is shown and the typed text stays.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tui.app.widgets.sync_log import SyncLog
 from tui.app.widgets.top_bar import TopBar
 from tui.app.widgets.transcript import Transcript
 from tui.errors import SteadyChatError
-from tui.session import Session
+from tui.session import InputRef, Session
 from tui.steps import StoredEvent
 
 if TYPE_CHECKING:
@@ -54,6 +56,23 @@ def refused_text(events: list[StoredEvent]) -> str:
     return ""
 
 
+class ChatFooter(Footer):
+    """The footer, recomposed only when the keys it shows change (not on every focus change)."""
+
+    _shown: tuple[tuple[str, str, bool], ...] | None = None
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        shown = tuple(
+            (binding.key, binding.description, enabled)
+            for (_, binding, enabled, _tooltip) in screen.active_bindings.values()
+            if binding.show
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
+        super().bindings_changed(screen)
+
+
 class ChatScreen(Screen[None]):
     """One conversation."""
 
@@ -62,6 +81,7 @@ class ChatScreen(Screen[None]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
+        self._unshown: list[StoredEvent] = []  # committed, waiting for the typing pause
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -69,11 +89,16 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="conversation"):
                 yield Transcript(id="transcript")
-                yield AnswerArea(cursor_blink=app.settings.cursor_blink, id="answer-area")
+                yield AnswerArea(
+                    answer=self.answer,
+                    typed=self.show_unshown,
+                    cursor_blink=app.settings.cursor_blink,
+                    id="answer-area",
+                )
             sync_log = SyncLog(app.sync_log, id="sync-log")
             sync_log.display = app.sync_log_visible
             yield sync_log
-        yield Footer()
+        yield ChatFooter()
 
     async def on_mount(self) -> None:
         await self.show_session(self.session)
@@ -88,6 +113,8 @@ class ChatScreen(Screen[None]):
 
     async def show_session(self, session: Session) -> None:
         """Show a session: its latest page of events, and the input it waits at."""
+        self.workers.cancel_group(self, "reveal")
+        self._unshown = []
         self.session = session
         self.query_one(TopBar).title = session_title(session)
         await self.transcript.show(session.page_before, session.last_seq)
@@ -95,53 +122,73 @@ class ChatScreen(Screen[None]):
         recent = session.page_before(session.last_seq + 1, 10) if session.waiting_input else []
         self._show_input(recent)
 
-    def _show_input(self, events: list[StoredEvent] | None = None) -> None:
+    def _show_input(self, events: list[StoredEvent] | None = None, *, typing: bool = False) -> None:
         """Show the input the session waits at; after a refused answer, the retry and that answer."""
         session = self.session
         error = retry_text(events) if events else ""
         self.answer_area.set_input(
             session.waiting_input,
+            session.waiting_ref,
             completed=session.status != "active",
             read_only=session.read_only,
             error=error,
             draft=refused_text(events) if error and events else "",
+            typing=typing,
         )
 
-    async def on_answer_area_submitted(self, event: AnswerArea.Submitted) -> None:
-        event.stop()
+    def answer(self, ref: InputRef, text: str) -> None:
+        """Answer the input `ref` names, in the turn of the key that sent it."""
         session = self.session
-        if session.waiting_input is None or session.read_only:
+        area = self.answer_area
+        if session.read_only:
             return
+        self.show_unshown()  # the previous step's messages come first
         try:
-            problem = session.refusal(event.text)
-            if problem is not None:
-                event.area.show_error(problem)  # the flow's own retry message; the text stays
-                return
-            events = session.answer(event.text)
+            outcome = session.submit(text, to=ref)
         except SteadyChatError as exc:
-            event.area.show_error(f"Not saved: {exc}")
+            area.show_error(f"Not saved: {exc}")
             return
         except Exception as exc:  # an engine or store bug: keep the text, say so, carry on
             log.exception("answering failed")
-            event.area.show_error(f"Not saved ({type(exc).__name__}): {exc}")
+            area.show_error(f"Not saved ({type(exc).__name__}): {exc}")
             return
+        if outcome.stale:
+            return  # typed for a question that is no longer waiting: nothing recorded
+        if outcome.refusal is not None:
+            area.show_error(outcome.refusal)  # the flow's own retry message; the text stays
+            return
+        events = outcome.events
         delay = self.app.settings.typing_delay
-        if delay > 0:
-            self.answer_area.set_input(None, typing=True)
-            self.run_worker(self._reveal(events, delay), group="reveal")
+        paused = [i for i, e in enumerate(events) if e.type in ("message", "wait")]
+        if delay > 0 and paused:
+            self.transcript.add_events(events[: paused[0]])
+            self._unshown = events[paused[0] :]
+            self._show_input(events, typing=True)
+            self.run_worker(self._reveal(delay), group="reveal", exclusive=True)
         else:
             self.transcript.add_events(events)
             self._show_input(events)
 
-    async def _reveal(self, events: list[StoredEvent], delay: float) -> None:
+    def show_unshown(self) -> None:
+        """Show every committed event the typing pause still holds back (on a key, or an answer)."""
+        if self._unshown:
+            unshown, self._unshown = self._unshown, []
+            self.transcript.add_events(unshown)
+        self.answer_area.set_typing(False)
+
+    async def _reveal(self, delay: float) -> None:
         """Show a committed step's bot messages one by one, like someone typing."""
-        for event in events:
+        while self._unshown:
+            event = self._unshown[0]
             if event.type == "message":
                 await asyncio.sleep(delay)
             elif event.type == "wait":
                 await asyncio.sleep(min(float(event.data.get("seconds") or 0), MAX_WAIT_S))
+            if not self._unshown or self._unshown[0] is not event:
+                return  # a key showed them all meanwhile
+            self._unshown.pop(0)
             self.transcript.add_events([event])
-        self._show_input(events)
+        self.answer_area.set_typing(False)
 
     def on_screen_resume(self, _event: Any) -> None:
         self.answer_area.focus_input()

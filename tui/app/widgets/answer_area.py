@@ -1,26 +1,37 @@
-"""The answer area: one input widget per InputSpec kind, light validation, the retry inline.
+"""The answer area: one widget per kind of input, built once and switched, never rebuilt.
 
-It never talks to the session: it posts `AnswerArea.Submitted(text)` and the screen answers.
-The typed text stays in place until the screen shows the next input, so nothing typed is lost
-when answering fails. The engine has the last word on validity; the checks here only spare a
-round trip for obvious slips (empty, not a number, no @).
+Every key lands on the question the user sees, in the order it was typed:
+- Each shown input carries the waiting input's ref (`InputRef`); an answer is sent with it, so
+  `Session` records nothing for a question that is no longer waiting.
+- Keys are handled in the answer widget's own turn, Enter and the widget's bindings included.
+  Textual would otherwise run a binding only once the key has bubbled up to the app, after the
+  keys typed behind it (a fast `Paris⏎` could send `Pa` and type `ris` into the next question).
+- Enter answers synchronously (the screen's `answer` callback commits the step and shows the
+  next input before the next key is handled), so keys typed after Enter go into the next input.
+  When the next input is another widget, keys already queued for the old one are passed on to
+  it in order, and focus moves only once the old widget has no key left in its queue.
+- The typed text stays in place until the next input is shown, so nothing typed is lost when
+  answering fails or the flow refuses the answer.
+
+The flow has the last word on validity; the only check here is an empty answer.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, SelectionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from tui.session import InputRef
 from tui.steps import Choice, InputSpec
 
 CHOICE_KINDS = ("choice", "picture choice", "cards")
@@ -54,7 +65,7 @@ KIND_LABELS = {
 def check_answer(spec: InputSpec, text: str) -> str | None:
     """Only what no flow accepts: an empty answer (a file that is not required may be skipped).
 
-    Everything else is checked by the flow's own rules before sending (`Session.refusal`), so
+    Everything else is checked by the flow's own rules in the same run that answers (`Session.submit`), so
     the TUI never refuses what the flow accepts nor words a retry differently.
     """
     if text.strip() or (spec.kind == "file" and not spec.required):
@@ -107,86 +118,357 @@ def choice_prompt(index: int, choice: Choice) -> Text:
     return prompt
 
 
-class ChoiceList(OptionList):
-    """Single choice: arrows + Enter, or a digit 1-9 picks at once."""
-
-    def on_key(self, event: events.Key) -> None:
-        if event.character and event.character in "123456789":
-            index = int(event.character) - 1
-            if index < self.option_count:
-                event.stop()
-                event.prevent_default()
-                self.highlighted = index
-                self.action_select()
+AnswerHandler = Callable[[InputRef, str], None]
+"""The screen's answer callback: commits (or refuses) and shows the next input, synchronously."""
 
 
-class MultiChoiceList(SelectionList[str]):
+class AnswerKeys:
+    """Mixin for the answer widgets: keys handled in arrival order, stale keys passed on.
+
+    `answer_key` handles the kind's own keys (Enter, digits); the widget's bindings run here too,
+    in order with its typed characters, instead of after the key bubbled to the app.
+    """
+
+    area: AnswerArea | None = None
+
+    def answer_key(self, event: events.Key) -> bool:
+        """Handle a key of this kind of input; True when handled."""
+        return False
+
+    async def _on_key(self, event: events.Key) -> None:
+        widget: Any = self
+        area = self.area
+        if area is None:
+            await super()._on_key(event)  # type: ignore[misc]
+            return
+        if area.live is not widget:  # a key queued before the input switched: it is the next one's
+            event.stop()
+            event.prevent_default()
+            area.pass_on(widget, events.Key(event.key, event.character))
+            return
+        area.key_typed()
+        if self.answer_key(event):
+            event.stop()
+            event.prevent_default()
+            return
+        bindings = widget._bindings.key_to_bindings.get(event.key)
+        if bindings:
+            event.stop()
+            event.prevent_default()
+            await widget.run_action(bindings[0].action)
+            return
+        await super()._on_key(event)  # type: ignore[misc]
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        widget: Any = self
+        area = self.area
+        if area is not None and area.live is not widget:
+            event.stop()
+            event.prevent_default()
+            area.pass_on(widget, events.Paste(event.text))
+            return
+        if area is not None:
+            area.key_typed()
+        handler = getattr(super(), "_on_paste", None)
+        if handler is not None:
+            result = handler(event)
+            if result is not None:
+                await result
+
+
+class AnswerInput(AnswerKeys, Input):
+    """One line of text (text, number, email, url, phone, date, time, file): Enter sends."""
+
+    def answer_key(self, event: events.Key) -> bool:
+        if event.key == "enter" and self.area is not None:
+            self.area.send_from(self, self.value)
+            return True
+        return False
+
+    def _on_paste(self, event: events.Paste) -> None:  # type: ignore[override]
+        """A paste of several lines goes in whole, lines joined by spaces (no line dropped)."""
+        text = " ".join(line for line in event.text.splitlines() if line) if "\n" in event.text else event.text
+        if text:
+            selection = self.selection
+            if selection.is_empty:
+                self.insert_text_at_cursor(text)
+            else:
+                self.replace(text, *selection)
+        event.stop()
+        event.prevent_default()
+
+
+class LongAnswer(AnswerKeys, TextArea):
+    """Long text: Enter adds a line, ctrl+j sends."""
+
+    def answer_key(self, event: events.Key) -> bool:
+        if event.key == "ctrl+j" and self.area is not None:
+            self.area.send_from(self, self.text)
+            return True
+        return False
+
+
+class ChoiceList(AnswerKeys, OptionList):
+    """Single choice: arrows + Enter; a digit picks at once when every option has a one-digit number,
+    otherwise typed digits build the number and Enter picks it."""
+
+    typed = ""
+
+    def answer_key(self, event: events.Key) -> bool:
+        area = self.area
+        if area is None:
+            return False
+        if event.key == "enter":
+            if self.highlighted is not None:
+                area.send_choice(self, self.highlighted)
+            return True
+        if event.character and event.character.isdigit():
+            one_key = self.option_count <= 9
+            typed = event.character if one_key else (self.typed + event.character).lstrip("0")
+            if typed and not 1 <= int(typed) <= self.option_count:
+                typed = event.character.lstrip("0")
+            self.typed = typed
+            if typed and 1 <= int(typed) <= self.option_count:
+                self.highlighted = int(typed) - 1
+                if one_key:
+                    area.send_choice(self, self.highlighted)
+            return True
+        self.typed = ""
+        return False
+
+
+class MultiChoiceList(AnswerKeys, SelectionList[str]):
     """Multiple choice: Space toggles the highlighted option, a digit 1-9 toggles that option."""
 
-    def on_key(self, event: events.Key) -> None:
+    def answer_key(self, event: events.Key) -> bool:
+        if event.key == "ctrl+j" and self.area is not None:
+            self.area.action_send()
+            return True
         if event.character and event.character in "123456789":
             index = int(event.character) - 1
             if index < self.option_count:
-                event.stop()
-                event.prevent_default()
                 self.highlighted = index
                 self.toggle(self.get_option_at_index(index))
+            return True
+        return False
 
 
-class RatingRow(Horizontal):
-    """A row of numbers; arrows move, Enter or a digit picks."""
+class ContinueButton(AnswerKeys, Button):
+    """A step with nothing to type in a terminal: Enter or Space continues."""
+
+    def answer_key(self, event: events.Key) -> bool:
+        if event.key in ("enter", "space") and self.area is not None:
+            self.area.send_from(self, "")
+            return True
+        return False
+
+
+class RatingRow(AnswerKeys, Horizontal, can_focus=True):
+    """A row of numbers: typed digits build the value (Enter sends), arrows move, a click picks.
+
+    Where every value has one digit, a digit sends at once.
+    """
 
     BINDINGS = [
         Binding("left", "move(-1)", "Lower", show=False),
         Binding("right", "move(1)", "Higher", show=False),
+        Binding("backspace", "erase", "Erase", show=False),
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.low = 0
+        self.high = 10
+        self.typed = ""
+        self.picked: int | None = None
+        self._shape: tuple[int, int, str | None, str | None] | None = None
+
+    @property
+    def one_key(self) -> bool:
+        return 0 <= self.low and self.high <= 9
+
+    def configure(self, spec: InputSpec) -> None:
+        """Show the row for `spec`; the buttons are rebuilt only when the range or labels change."""
+        low = spec.rating_from if spec.rating_from is not None else 0
+        high = spec.rating_to if spec.rating_to is not None else 10
+        self.low, self.high = low, high
+        self.typed = ""
+        self._pick(None)
+        shape = (low, high, spec.rating_left, spec.rating_right)
+        if shape == self._shape:
+            return
+        self._shape = shape
+        self.remove_children()
+        widgets: list[Widget] = []
+        if spec.rating_left:
+            widgets.append(Static(spec.rating_left, classes="rating-label", markup=False))
+        for value in range(low, high + 1):
+            button = Button(str(value), id=f"rate-{value}", compact=True, classes="rate")
+            button.can_focus = False
+            widgets.append(button)
+        if spec.rating_right:
+            widgets.append(Static(spec.rating_right, classes="rating-label", markup=False))
+        self.mount_all(widgets)
+
+    def _pick(self, value: int | None) -> None:
+        if value == self.picked:
+            return
+        for button in self.query(".rate.-picked"):
+            button.remove_class("-picked")
+        self.picked = value
+        if value is not None:
+            for button in self.query(f"#rate-{value}"):
+                button.add_class("-picked")
+
+    def answer_key(self, event: events.Key) -> bool:
+        area = self.area
+        if area is None:
+            return False
+        if event.key == "enter":
+            if self.picked is None:
+                area.show_error(f"Type a number from {self.low} to {self.high}, or use ←→, then Enter.")
+            else:
+                area.send_from(self, str(self.picked))
+            return True
+        if event.character and event.character.isdigit():
+            if self.one_key:
+                value = int(event.character)
+                if self.low <= value <= self.high:
+                    self._pick(value)
+                    area.send_from(self, event.character)
+                return True
+            typed = self.typed + event.character
+            if int(typed) > self.high:
+                typed = event.character  # start a new number rather than drop the key
+            self.typed = typed
+            value = int(typed)
+            self._pick(value if self.low <= value <= self.high else None)
+            return True
+        return False
+
     def action_move(self, delta: int) -> None:
-        buttons = list(self.query(Button))
-        focused = self.screen.focused
-        index = buttons.index(focused) if focused in buttons else 0
-        buttons[max(0, min(len(buttons) - 1, index + delta))].focus()
+        self.typed = ""
+        if self.picked is None:
+            self._pick(self.low if delta > 0 else self.high)
+        else:
+            self._pick(max(self.low, min(self.high, self.picked + delta)))
 
-    @dataclass
-    class Rated(Message):
-        """A value was picked with a digit key."""
+    def action_erase(self) -> None:
+        self.typed = self.typed[:-1]
+        self._pick(int(self.typed) if self.typed and self.low <= int(self.typed) <= self.high else None)
 
-        value: str
 
-    def on_key(self, event: events.Key) -> None:
-        if event.character and event.character.isdigit() and self.query(f"#rate-{event.character}"):
-            event.stop()
-            self.post_message(self.Rated(event.character))
+KIND_WIDGETS = ("text", "long", "choice", "multi", "rating", "other")
+
+
+def widget_kind(spec: InputSpec) -> str:
+    """Which of the area's widgets answers `spec`."""
+    if spec.kind in CHOICE_KINDS and spec.choices:
+        return "multi" if spec.multiple else "choice"
+    if spec.kind == "rating":
+        return "rating"
+    if spec.kind == "text" and spec.long:
+        return "long"
+    if spec.kind in TEXT_KINDS:
+        return "text"
+    return "other"  # payment, embed, pause and anything new: nothing to type in a terminal
 
 
 class AnswerArea(Vertical):
-    """What the user answers with, for the input the flow waits at."""
+    """What the user answers with, for the input the flow waits at.
+
+    Built once: a widget per kind of input, shown one at a time and updated in place, so an
+    answer restyles nothing but the widgets that change (a text answer followed by a text
+    question keeps the same focused field).
+    """
 
     BINDINGS = [
         Binding("ctrl+j", "send", "Send", id="send", tooltip="Send a long answer or a multiple choice"),
     ]
 
-    @dataclass
-    class Submitted(Message):
-        """The user sends an answer (already checked client-side)."""
-
-        area: AnswerArea
-        text: str
-
-    def __init__(self, *, cursor_blink: bool = True, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        answer: AnswerHandler,
+        typed: Callable[[], None] | None = None,
+        cursor_blink: bool = True,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self._answer = answer
+        self._typed = typed
         self.spec: InputSpec | None = None
+        self.ref: InputRef | None = None
+        self.live: Widget | None = None
         self.completed = False
         self.typing = False
         self.read_only = False
         self.error = ""
-        self.draft = ""
         self.cursor_blink = cursor_blink
+        self._kind: str | None = None
+        self._retired: Widget | None = None
+
+    # ------------------------------------------------------------ layout (once)
+    def compose(self) -> ComposeResult:
+        field = AnswerInput(id="answer-text")
+        field.cursor_blink = self.cursor_blink
+        long = LongAnswer("", id="answer-long", soft_wrap=True, show_line_numbers=False, compact=True)
+        long.cursor_blink = self.cursor_blink
+        kinds: list[AnswerKeys] = [
+            field,
+            long,
+            ChoiceList(id="answer-choice"),
+            MultiChoiceList(id="answer-multi"),
+            RatingRow(id="answer-rating"),
+            ContinueButton("Continue", id="answer-continue", compact=True, variant="primary"),
+        ]
+        for widget in kinds:
+            widget.area = self
+        row = Horizontal(
+            Static("›", id="answer-prompt"), field, Button("Skip", id="skip-button", compact=True), id="answer-row"
+        )
+        hidden: list[Widget] = [
+            Static("", id="answer-hint", markup=False),
+            Static("✓ Conversation complete — press ctrl+n to start a new one", id="answer-done"),
+            Static("", classes="hint", id="answer-how", markup=False),
+            row,
+            *[w for w in kinds[1:4] if isinstance(w, Widget)],
+            Button("Send", id="send-button", compact=True, variant="primary"),
+            *[w for w in kinds[4:] if isinstance(w, Widget)],
+            Static("", id="answer-error", markup=False),
+        ]
+        for widget in hidden:
+            widget.display = False
+            yield widget
+
+    def on_mount(self) -> None:
+        self._render_state()
+
+    def _kind_widgets(self) -> dict[str, Widget]:
+        return {
+            "text": self.query_one("#answer-text"),
+            "long": self.query_one("#answer-long"),
+            "choice": self.query_one("#answer-choice"),
+            "multi": self.query_one("#answer-multi"),
+            "rating": self.query_one("#answer-rating"),
+            "other": self.query_one("#answer-continue"),
+        }
+
+    def _containers(self, kind: str | None) -> list[Widget]:
+        """What is displayed for a kind: the widget and what goes with it."""
+        if kind is None:
+            return []
+        if kind == "text":
+            return [self.query_one("#answer-row")]
+        if kind == "multi":
+            return [self.query_one("#answer-multi"), self.query_one("#send-button")]
+        return [self._kind_widgets()[kind]]
 
     # ------------------------------------------------------------ attributes down
     def set_input(
         self,
         spec: InputSpec | None,
+        ref: InputRef | None = None,
         *,
         completed: bool = False,
         read_only: bool = False,
@@ -194,193 +476,219 @@ class AnswerArea(Vertical):
         typing: bool = False,
         draft: str = "",
     ) -> None:
-        """Show the input for `spec` (a fresh widget), with an optional retry message.
+        """Show the input for `spec` (answered with `ref`), updating the kind's widget in place.
 
         `draft` is put back in the field: the answer the engine just refused, so the user
         corrects it rather than typing it again.
         """
+        if read_only:
+            spec = None
         self.spec = spec
-        self.draft = draft
+        self.ref = ref if spec is not None else None
         self.typing = typing
         self.completed = completed
         self.read_only = read_only
-        self.error = error
-        self.call_later(self._rebuild)
+        kind = widget_kind(spec) if spec is not None else None
+        previous = self.live
+        if spec is not None and kind is not None:
+            self._fill(kind, spec, draft)
+        self.live = self._kind_widgets()[kind] if kind is not None else None
+        if kind != self._kind:
+            self._switch(self._kind, kind, previous)
+            self._kind = kind
+        self.show_error(error)
+        self._render_state()
 
-    async def _rebuild(self) -> None:
-        await self.recompose()
-        self.focus_input()
+    def set_typing(self, typing: bool) -> None:
+        """The bot is still 'typing' the messages before this input (the input already takes keys)."""
+        if typing != self.typing:
+            self.typing = typing
+            self._render_state()
+
+    def _fill(self, kind: str, spec: InputSpec, draft: str) -> None:
+        widgets = self._kind_widgets()
+        how = self.query_one("#answer-how", Static)
+        if kind == "text":
+            field = widgets["text"]
+            assert isinstance(field, AnswerInput)
+            field.placeholder = placeholder_for(spec)
+            value = draft or spec.prefill or ""
+            field.value = value
+            field.cursor_position = len(value)
+            # a prefilled value (the variable's current one) is replaced by typing; a kept draft
+            # (the refused answer) is corrected in place, not lost to the next key
+            field.select_on_focus = not draft
+            if value and not draft:
+                field.select_all()
+            skip = kind == "text" and spec.kind == "file" and not spec.required
+            self.query_one("#skip-button").display = skip
+            label = KIND_LABELS.get(spec.kind, spec.kind)
+            how.update(f"{label} · Enter sends{' · or Skip' if skip else ''}")
+        elif kind == "long":
+            area = widgets["long"]
+            assert isinstance(area, LongAnswer)
+            area.placeholder = placeholder_for(spec)
+            area.load_text(draft or spec.prefill or "")
+            area.move_cursor(area.document.end)
+            how.update("ctrl+j sends · Enter adds a line")
+        elif kind == "choice":
+            options = widgets["choice"]
+            assert isinstance(options, ChoiceList)
+            options.clear_options()
+            options.add_options([Option(choice_prompt(i, c), id=f"choice-{i}") for i, c in enumerate(spec.choices, 1)])
+            options.typed = ""
+            options.highlighted = 0
+            how.update("↑↓ and Enter, or press a number")
+        elif kind == "multi":
+            multi = widgets["multi"]
+            assert isinstance(multi, MultiChoiceList)
+            multi.clear_options()
+            multi.add_options([(choice_prompt(i, c), c.label) for i, c in enumerate(spec.choices, 1)])
+            multi.highlighted = 0
+            self.query_one("#send-button", Button).label = spec.button or "Send"
+            how.update("Space or a number toggles · ctrl+j or the button sends")
+        elif kind == "rating":
+            row = widgets["rating"]
+            assert isinstance(row, RatingRow)
+            row.configure(spec)
+            how.update("press a number, or ←→ and Enter" if row.one_key else "type a number and Enter, or ←→ and Enter")
+        else:
+            how.update(f"This step ({spec.kind}) cannot run in a terminal.")
+
+    def _switch(self, old: str | None, new: str | None, previous: Widget | None) -> None:
+        """Show the new kind's widgets; keys already queued for the old one are passed on."""
+        for widget in self._containers(new):
+            widget.display = True
+        focused = self.screen.focused if self.is_attached else None
+        if previous is not None and focused is previous and self.live is not None:
+            self._retired = previous  # hidden and unfocused once its queued keys are passed on
+            self._hand_over()
+        else:
+            for widget in self._containers(old):
+                widget.display = False
+            self.focus_input()
+
+    def _hand_over(self) -> None:
+        """Move focus to the live widget once the retired one has no message left in its queue."""
+        retired = self._retired
+        if retired is None:
+            return
+        if retired._message_queue.empty() or not retired.is_attached:
+            self._retired = None
+            live_kind = self._kind_of(self.live)
+            for kind, widget in self._kind_widgets().items():
+                if widget is retired and kind != live_kind:
+                    for container in self._containers(kind):
+                        container.display = False
+            self.focus_input()
+        else:
+            retired.call_later(self._hand_over)
+
+    def _kind_of(self, widget: Widget | None) -> str | None:
+        for kind, candidate in self._kind_widgets().items():
+            if candidate is widget:
+                return kind
+        return None
+
+    def pass_on(self, retired: Widget, event: events.Key | events.Paste) -> None:
+        """A key or paste that reached a widget after it stopped being the input: the next input's."""
+        if self.live is not None and self.live is not retired:
+            self.live.post_message(event)
+        if retired is self._retired:
+            self._hand_over()
+
+    def key_typed(self) -> None:
+        if self.typing and self._typed is not None:
+            self._typed()
+
+    def _render_state(self) -> None:
+        if not self.is_mounted:
+            return
+        hint = self.query_one("#answer-hint", Static)
+        done = self.query_one("#answer-done", Static)
+        how = self.query_one("#answer-how", Static)
+        closed = self.spec is None
+        self.set_class(closed, "-closed")
+        done.display = closed and self.completed and not self.read_only
+        how.display = not closed
+        if self.read_only:
+            hint.update(
+                "Read-only: another SteadyChat process drives this session. "
+                "ctrl+n starts a new one, ctrl+s picks another."
+            )
+        elif closed and not self.completed:
+            hint.update("… typing" if self.typing else "Nothing to answer.")
+        elif not closed and self.typing:
+            hint.update("… typing")
+        hint.display = self.read_only or (closed and not self.completed) or (not closed and self.typing)
 
     def show_error(self, message: str) -> None:
         """Show a message under the input without touching what was typed."""
+        if message == self.error:
+            return
         self.error = message
-        label = self.query("#answer-error")
-        if label:
-            label.first(Static).update(f"⚠ {message}" if message else "")
-            label.first(Static).display = bool(message)
+        label = self.query_one("#answer-error", Static)
+        label.update(f"⚠ {message}" if message else "")
+        label.display = bool(message)
 
     def focus_input(self) -> None:
-        target = self.query("#answer")
-        if not target:
-            return
-        widget = target.first()
-        if isinstance(widget, RatingRow):
-            buttons = widget.query(Button)
-            if buttons:
-                buttons.first().focus()
-            return
-        widget.focus()
+        if self.live is not None and self.is_attached:
+            self.screen.set_focus(self.live)
 
     @property
     def answer_widget(self) -> Widget | None:
-        found = self.query("#answer")
-        return found.first() if found else None
-
-    # ------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        spec = self.spec
-        if self.read_only:
-            self.set_class(True, "-closed")
-            yield Static(
-                "Read-only: another SteadyChat process drives this session. "
-                "ctrl+n starts a new one, ctrl+s picks another.",
-                id="answer-hint",
-            )
-            return
-        if spec is None:
-            self.set_class(True, "-closed")
-            if self.typing:
-                yield Static("… typing", id="answer-hint")
-            elif self.completed:
-                yield Static("✓ Conversation complete — press ctrl+n to start a new one", id="answer-done")
-            else:
-                yield Static("Nothing to answer.", id="answer-hint")
-            return
-        self.set_class(False, "-closed")
-        yield from self._compose_input(spec)
-        error = Static(f"⚠ {self.error}" if self.error else "", id="answer-error", markup=False)
-        error.display = bool(self.error)
-        yield error
-
-    def _compose_input(self, spec: InputSpec) -> ComposeResult:
-        kind = spec.kind
-        if kind in CHOICE_KINDS and spec.choices:
-            if spec.multiple:
-                yield Static("Space or a number toggles · ctrl+j or the button sends", classes="hint")
-                yield MultiChoiceList(
-                    *[(choice_prompt(i, c), c.label) for i, c in enumerate(spec.choices, 1)], id="answer"
-                )
-                yield Button(spec.button or "Send", id="send-button", compact=True, variant="primary")
-            else:
-                yield Static("↑↓ and Enter, or press a number", classes="hint")
-                yield ChoiceList(
-                    *[Option(choice_prompt(i, c), id=f"choice-{i}") for i, c in enumerate(spec.choices, 1)],
-                    id="answer",
-                )
-            return
-        if kind == "rating":
-            low = spec.rating_from if spec.rating_from is not None else 0
-            high = spec.rating_to if spec.rating_to is not None else 10
-            yield Static("←→ and Enter, or press a number", classes="hint")
-            with RatingRow(id="answer"):
-                if spec.rating_left:
-                    yield Static(spec.rating_left, classes="rating-label", markup=False)
-                for value in range(low, high + 1):
-                    yield Button(str(value), id=f"rate-{value}", compact=True, classes="rate")
-                if spec.rating_right:
-                    yield Static(spec.rating_right, classes="rating-label", markup=False)
-            return
-        if kind == "text" and spec.long:
-            yield Static("ctrl+j sends · Enter adds a line", classes="hint")
-            area = TextArea(
-                self.draft or spec.prefill or "",
-                id="answer",
-                soft_wrap=True,
-                show_line_numbers=False,
-                compact=True,
-                placeholder=placeholder_for(spec),
-            )
-            area.cursor_blink = self.cursor_blink
-            if self.draft:
-                area.move_cursor(area.document.end)
-            yield area
-            return
-        if kind in TEXT_KINDS:
-            skip = " · or Skip" if kind == "file" and not spec.required else ""
-            yield Static(f"{KIND_LABELS.get(kind, kind)} · Enter sends{skip}", classes="hint", markup=False)
-            with Horizontal(id="answer-row"):
-                yield Static("›", id="answer-prompt")
-                field = Input(
-                    value=self.draft or spec.prefill or "",
-                    placeholder=placeholder_for(spec),
-                    id="answer",
-                    # a prefilled value (the variable's current one) is replaced by typing; a kept
-                    # draft (the refused answer) is corrected in place, not lost to the next key
-                    select_on_focus=not self.draft,
-                )
-                field.cursor_blink = self.cursor_blink
-                yield field
-                if kind == "file" and not spec.required:
-                    yield Button("Skip", id="skip-button", compact=True)
-            return
-        # payment, embed, pause and anything new: nothing to type in a terminal.
-        yield Static(f"This step ({kind}) cannot run in a terminal.", classes="hint", markup=False)
-        yield Button("Continue", id="answer", compact=True, variant="primary")
+        return self.live
 
     # ------------------------------------------------------------ sending
-    def _send(self, text: str) -> None:
-        if self.spec is None:
+    def send_from(self, widget: Widget, text: str) -> None:
+        """Send `text` from `widget` if it is the input shown now (a retired widget sends nothing)."""
+        if widget is not self.live or self.spec is None or self.ref is None:
             return
         problem = check_answer(self.spec, text)
         if problem:
             self.show_error(problem)
             return
-        self.post_message(self.Submitted(self, text))
+        self._answer(self.ref, text)
 
-    @on(Input.Submitted, "#answer")
-    def _input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._send(event.value)
+    def send_choice(self, widget: Widget, index: int) -> None:
+        if self.spec is not None and 0 <= index < len(self.spec.choices):
+            self.send_from(widget, self.spec.choices[index].label)
 
-    @on(OptionList.OptionSelected, "#answer")
-    def _choice_selected(self, event: OptionList.OptionSelected) -> None:
+    @on(OptionList.OptionSelected, "#answer-choice")
+    def _choice_clicked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if self.spec is None or isinstance(event.option_list, SelectionList):
-            return
-        self._send(self.spec.choices[event.option_index].label)
-
-    def on_rating_row_rated(self, event: RatingRow.Rated) -> None:
-        event.stop()
-        self._send(event.value)
+        self.send_choice(event.option_list, event.option_index)
 
     @on(Button.Pressed)
     def _button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         button_id = event.button.id or ""
         if button_id.startswith("rate-"):
-            self._send(button_id.removeprefix("rate-"))
+            self.send_from(self.query_one(RatingRow), button_id.removeprefix("rate-"))
         elif button_id == "send-button":
             self.action_send()
         elif button_id == "skip-button":
-            self.post_message(self.Submitted(self, ""))
-        elif button_id == "answer":
-            self.post_message(self.Submitted(self, ""))
+            if self.live is not None and self.ref is not None and self.spec is not None:
+                self._answer(self.ref, "")
+        elif button_id == "answer-continue":
+            self.send_from(event.button, "")
 
     def action_send(self) -> None:
-        widget = self.answer_widget
+        widget = self.live
         if isinstance(widget, SelectionList):
             chosen = set(widget.selected)
             labels = [c.label for c in self.spec.choices if c.label in chosen] if self.spec else []
             if not labels:
                 self.show_error("Pick at least one option (space toggles).")
                 return
-            self.post_message(self.Submitted(self, ", ".join(labels)))
+            if self.ref is not None:
+                self._answer(self.ref, ", ".join(labels))
         elif isinstance(widget, TextArea):
-            self._send(widget.text)
+            self.send_from(widget, widget.text)
         elif isinstance(widget, Input):
-            self._send(widget.value)
+            self.send_from(widget, widget.value)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "send":
-            return isinstance(self.answer_widget, (SelectionList, TextArea))
+            return isinstance(self.live, (SelectionList, TextArea))
         return True
