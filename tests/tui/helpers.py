@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from textual import events
+from textual.keys import _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
 from textual.widgets import Markdown, Static
 
@@ -47,4 +51,45 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
-__all__ = ["Markdown", "answer_area", "bubble_texts", "static_text", "transcript", "wait_for"]
+@dataclass(frozen=True)
+class Paste:
+    """A bracketed paste in a `burst`."""
+
+    text: str
+
+
+def burst(app: SteadyChatApp, *keys: str | Paste) -> None:
+    """Queue keys as a terminal delivers a fast typist's or tmux's burst: all at once, no wait.
+
+    `pilot.press` waits for the app to go idle after every key, which hides ordering bugs.
+    """
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        if isinstance(key, Paste):
+            driver.send_message(events.Paste(key.text))
+            continue
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(name))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        driver.send_message(events.Key(name, char))
+
+
+def typed(text: str) -> list[str]:
+    """A word as keys."""
+    return list(text)
+
+
+__all__ = [
+    "Paste",
+    "burst",
+    "typed",
+    "Markdown",
+    "answer_area",
+    "bubble_texts",
+    "static_text",
+    "transcript",
+    "wait_for",
+]

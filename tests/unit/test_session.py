@@ -187,7 +187,7 @@ def test_a_refusal_with_a_retry_message_records_nothing_and_comes_from_one_run(s
     assert store.last_seq(session.id) == before
     accepted = session.submit("7", to=ref)
     assert accepted.refusal is None
-    assert [e.type for e in accepted.events][0] == "answer"
+    assert accepted.events[0].type == "answer"
     assert accepted.events[0].data["text"] == "7"
     session.close()
 

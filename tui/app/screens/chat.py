@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
@@ -164,7 +165,7 @@ class ChatScreen(Screen[None]):
             self.transcript.add_events(events[: paused[0]])
             self._unshown = events[paused[0] :]
             self._show_input(events, typing=True)
-            self.run_worker(self._reveal(delay), group="reveal", exclusive=True)
+            self.run_worker(partial(self._reveal, delay), group="reveal", exclusive=True)
         else:
             self.transcript.add_events(events)
             self._show_input(events)

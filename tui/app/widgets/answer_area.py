@@ -130,14 +130,26 @@ class AnswerKeys:
     """
 
     area: AnswerArea | None = None
+    keys_queued = 0
+    """Keys and pastes posted to this widget and not handled yet (see `AnswerArea._hand_over`)."""
 
     def answer_key(self, event: events.Key) -> bool:
         """Handle a key of this kind of input; True when handled."""
         return False
 
+    def _forward_event(self, event: events.Event) -> None:
+        # The one way the app hands a key to the focused widget: count what is in flight.
+        if isinstance(event, (events.Key, events.Paste)):
+            self.keys_queued += 1
+        super()._forward_event(event)  # type: ignore[misc]
+
+    def _settle(self) -> None:
+        self.keys_queued = max(0, self.keys_queued - 1)
+
     async def _on_key(self, event: events.Key) -> None:
         widget: Any = self
         area = self.area
+        self._settle()
         if area is None:
             await super()._on_key(event)  # type: ignore[misc]
             return
@@ -162,6 +174,7 @@ class AnswerKeys:
     async def _on_paste(self, event: events.Paste) -> None:
         widget: Any = self
         area = self.area
+        self._settle()
         if area is not None and area.live is not widget:
             event.stop()
             event.prevent_default()
@@ -169,7 +182,8 @@ class AnswerKeys:
             return
         if area is not None:
             area.key_typed()
-        handler = getattr(super(), "_on_paste", None)
+        own = getattr(self, "_paste", None)
+        handler = own if own is not None else getattr(super(), "_on_paste", None)
         if handler is not None:
             result = handler(event)
             if result is not None:
@@ -185,7 +199,7 @@ class AnswerInput(AnswerKeys, Input):
             return True
         return False
 
-    def _on_paste(self, event: events.Paste) -> None:  # type: ignore[override]
+    def _paste(self, event: events.Paste) -> None:
         """A paste of several lines goes in whole, lines joined by spaces (no line dropped)."""
         text = " ".join(line for line in event.text.splitlines() if line) if "\n" in event.text else event.text
         if text:
@@ -303,7 +317,7 @@ class RatingRow(AnswerKeys, Horizontal, can_focus=True):
         if spec.rating_left:
             widgets.append(Static(spec.rating_left, classes="rating-label", markup=False))
         for value in range(low, high + 1):
-            button = Button(str(value), id=f"rate-{value}", compact=True, classes="rate")
+            button = Button(str(value), name=str(value), compact=True, classes="rate")
             button.can_focus = False
             widgets.append(button)
         if spec.rating_right:
@@ -313,12 +327,9 @@ class RatingRow(AnswerKeys, Horizontal, can_focus=True):
     def _pick(self, value: int | None) -> None:
         if value == self.picked:
             return
-        for button in self.query(".rate.-picked"):
-            button.remove_class("-picked")
         self.picked = value
-        if value is not None:
-            for button in self.query(f"#rate-{value}"):
-                button.add_class("-picked")
+        for button in self.query(".rate"):
+            button.set_class(button.name == str(value), "-picked")
 
     def answer_key(self, event: events.Key) -> bool:
         area = self.area
@@ -569,11 +580,15 @@ class AnswerArea(Vertical):
             self.focus_input()
 
     def _hand_over(self) -> None:
-        """Move focus to the live widget once the retired one has no message left in its queue."""
+        """Move focus to the live widget once the retired one has no key left in its queue.
+
+        Until then the app keeps handing keys to the retired widget, which passes them on in
+        order; a key sent straight to the live widget earlier would overtake them.
+        """
         retired = self._retired
         if retired is None:
             return
-        if retired._message_queue.empty() or not retired.is_attached:
+        if not getattr(retired, "keys_queued", 0):
             self._retired = None
             live_kind = self._kind_of(self.live)
             for kind, widget in self._kind_widgets().items():
@@ -581,8 +596,6 @@ class AnswerArea(Vertical):
                     for container in self._containers(kind):
                         container.display = False
             self.focus_input()
-        else:
-            retired.call_later(self._hand_over)
 
     def _kind_of(self, widget: Widget | None) -> str | None:
         for kind, candidate in self._kind_widgets().items():
@@ -592,8 +605,11 @@ class AnswerArea(Vertical):
 
     def pass_on(self, retired: Widget, event: events.Key | events.Paste) -> None:
         """A key or paste that reached a widget after it stopped being the input: the next input's."""
-        if self.live is not None and self.live is not retired:
-            self.live.post_message(event)
+        live = self.live
+        if live is not None and live is not retired:
+            if isinstance(live, AnswerKeys):
+                live.keys_queued += 1
+            live.post_message(event)
         if retired is self._retired:
             self._hand_over()
 
@@ -663,8 +679,8 @@ class AnswerArea(Vertical):
     def _button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         button_id = event.button.id or ""
-        if button_id.startswith("rate-"):
-            self.send_from(self.query_one(RatingRow), button_id.removeprefix("rate-"))
+        if event.button.has_class("rate") and event.button.name:
+            self.send_from(self.query_one(RatingRow), event.button.name)
         elif button_id == "send-button":
             self.action_send()
         elif button_id == "skip-button":
