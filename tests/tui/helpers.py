@@ -83,13 +83,13 @@ def typed(text: str) -> list[str]:
 
 
 __all__ = [
-    "Paste",
-    "burst",
-    "typed",
     "Markdown",
+    "Paste",
     "answer_area",
     "bubble_texts",
+    "burst",
     "static_text",
     "transcript",
+    "typed",
     "wait_for",
 ]
