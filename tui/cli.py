@@ -230,7 +230,7 @@ def _server_rows(store: Any, server: str, token: str) -> list[dict[str, Any]]:
 @store_option
 @reports_errors
 def sessions(as_json: bool, server: str | None, token: str | None, store_path: Path | None) -> None:
-    """List sessions, newest first: id, flow, status, steps, queued (--server: the server's)."""
+    """List sessions, newest first: id, flow, status, events, queued (--server: the server's)."""
     _check_server(server, token)
     store = _open_store(store_path, create=False)
     try:
@@ -245,10 +245,10 @@ def sessions(as_json: bool, server: str | None, token: str | None, store_path: P
         click.echo(f"{hint}: try `steadychat play flows/demo.yaml`")
         return
     when = "UPDATED" if server else "CREATED"
-    click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':11}  {'STEPS':>5}  {'QUEUED':>6}  {when}")
+    click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':11}  {'EVENTS':>6}  {'QUEUED':>6}  {when}")
     for row in rows:
         click.echo(
-            f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:11}  {row['last_seq']:>5}  "
+            f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:11}  {row['last_seq']:>6}  "
             f"{row['queued']:>6}  {row['updated_at' if server else 'created_at']}"
         )
 
@@ -380,20 +380,20 @@ def sync(timeout: float, verbose: bool, store_path: Path | None, server: str | N
     if report.left:
         others = {sid: why for sid, why in report.conflicts.items() if sid not in conflicts}
         if conflicts and not others:
-            click.echo(f"{report.left} steps still queued until the conflict is resolved", err=True)
+            click.echo(f"{report.left} events still queued until the conflict is resolved", err=True)
         else:
             click.echo(_why_not_synced(replace(report, conflicts=others), server, timeout), err=True)
         sys.exit(1)
     if conflicts:
         sys.exit(1)
-    click.echo("all steps synced", err=True)
+    click.echo("all events synced", err=True)
 
 
 def _why_not_synced(report: Any, server: str, timeout: float) -> str:
-    """One line: how many steps are left and why (token, network, a named session, time)."""
+    """One line: how many events are left and why (token, network, a named session, time)."""
     from tui.sync.status import ConnState
 
-    left = f"{report.left} steps still queued"
+    left = f"{report.left} events still queued"
     status = report.status
     if status.state is ConnState.UNAUTHORIZED:
         return f"{left}: {server} refused the token (unauthorized); check --token or STEADYCHAT_TOKEN"

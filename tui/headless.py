@@ -210,7 +210,7 @@ def play_flow(
                     f"`steadychat resolve {sid} --fork` or take the server's with `steadychat resolve {sid} --take-server`\n"
                 )
             elif left:
-                err.write(f"steadychat: {left} steps queued; they will be sent next time (or run `steadychat sync`)\n")
+                err.write(f"steadychat: {left} events queued; they will be sent next time (or run `steadychat sync`)\n")
         store.close()
 
 

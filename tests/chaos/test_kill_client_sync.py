@@ -169,7 +169,7 @@ def test_sigkill_a_syncing_client_then_sync_delivers_exactly_once(
             timeout=40,
         )
         assert done.returncode == 0, f"trial {trial} ({kind}, seed {seed}): {done.stderr}"
-        assert "all steps synced" in done.stderr
+        assert "all events synced" in done.stderr
         with Store.open(store_path) as store:
             assert_exact_log(store, server.url, TOKEN_A, shown=printed_answers)
     assert hits["unsent"] >= 1 and hits["unacked"] >= 1, hits

@@ -318,7 +318,7 @@ def test_play_exits_within_its_drain_bound_into_a_black_hole(
         err = proc.stderr.read()
     assert code == 0, err
     assert exited - last_line_at <= 3.0 + 2 * SLACK, f"play took {exited - last_line_at:.2f}s to exit"
-    assert "steps queued" in err, err
+    assert "events queued" in err, err
     assert sum(line.startswith("> hole ") for line in lines) == 5
 
     px.set_mode(FaultMode.PASS)

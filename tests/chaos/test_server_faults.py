@@ -218,7 +218,7 @@ def test_revoked_token_mid_drain_is_unauthorized_without_a_storm_then_drains_exa
     wrong = subprocess.run(
         [*sync_cmd, "--token", TOKEN_A], cwd=REPO, capture_output=True, text=True, env=env, timeout=40
     )
-    assert wrong.returncode == 1 and f"{1000 - acked} steps still queued" in wrong.stderr, wrong.stderr
+    assert wrong.returncode == 1 and f"{1000 - acked} events still queued" in wrong.stderr, wrong.stderr
     assert time.monotonic() - started < 10, "a refused token returns at once, without waiting out --timeout"
 
     server.stop()

@@ -82,7 +82,7 @@ def test_offline_play_queues_then_sync_delivers_exactly(tmp_path: Path, live_ser
     (session,) = json.loads(run("sessions", "--json", "--store", str(store)).stdout)
     assert session["queued"] == session["last_seq"] > 0
     failed = run("sync", "--store", str(store), "--server", url, "--token", token_a, "--timeout", "1")
-    assert failed.returncode == 1 and f"{session['last_seq']} steps still queued" in failed.stderr
+    assert failed.returncode == 1 and f"{session['last_seq']} events still queued" in failed.stderr
     live_server.start()
     synced = run("sync", "--store", str(store), "--server", url, "--token", token_a, "--timeout", "20")
     assert synced.returncode == 0, synced.stderr

@@ -234,7 +234,7 @@ def test_pull_refuses_a_divergence_and_marks_the_conflict(devices: tuple[Device,
     assert b.events(sid) == before, "nothing of mine is touched"
     assert [row["status"] for row in b.sessions()] == ["conflict"]
     resumed = b.play(session=sid)  # no answers: it shows where it waits, and why it does not sync
-    assert f"conflict: session {sid} diverged" in resumed.stderr and "steps queued" not in resumed.stderr
+    assert f"conflict: session {sid} diverged" in resumed.stderr and "events queued" not in resumed.stderr
 
 
 def test_pull_needs_the_flow_it_started_with(devices: tuple[Device, Device], tmp_path: Path) -> None:

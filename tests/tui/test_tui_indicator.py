@@ -81,7 +81,7 @@ async def test_one_toast_per_transition(make_app, flow_file) -> None:  # type: i
         app.set_sync_status(SyncStatus(ConnState.ONLINE))
         await pilot.pause()
         messages = [n.message for n in app._notifications]
-        assert messages == ["Back online · 3 queued steps delivered"]
+        assert messages == ["Back online · 3 queued events delivered"]
         for _ in range(3):
             app.set_sync_status(SyncStatus(ConnState.UNAUTHORIZED, 1))
         await pilot.pause()

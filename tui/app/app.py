@@ -221,7 +221,7 @@ class SteadyChatApp(App[None]):
             return
         if state is ConnState.UNAUTHORIZED:
             self.notify(
-                "The sync server refused our token: steps stay queued here. Check --token.",
+                "The sync server refused our token: answers stay queued here. Check --token.",
                 title="Unauthorized",
                 severity="error",
                 timeout=12,
@@ -240,10 +240,10 @@ class SteadyChatApp(App[None]):
             delivered = self._outage_peak
             long_outage = (self.settings.monotonic() - (self._outage_since or 0.0)) >= LONG_OUTAGE_S
             if delivered or long_outage:
-                steps = (
-                    f"{delivered} queued step{'s' if delivered != 1 else ''} delivered" if delivered else "all synced"
+                synced = (
+                    f"{delivered} queued event{'s' if delivered != 1 else ''} delivered" if delivered else "all synced"
                 )
-                self.notify(f"Back online · {steps}", title="Online", timeout=6)
+                self.notify(f"Back online · {synced}", title="Online", timeout=6)
             self._outage_peak = None
             self._outage_since = None
 

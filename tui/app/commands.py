@@ -13,7 +13,7 @@ COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("Sessions", "List sessions; resume, start or export one (ctrl+s)", "sessions", False),
     ("New session", "Start this flow again in a new session (ctrl+n)", "new_session", False),
     ("Export transcript", "Save this conversation as Markdown next to the store (ctrl+o)", "export", False),
-    ("Sync now", "Send queued steps to the server now (ctrl+r)", "sync_now", False),
+    ("Sync now", "Send queued events to the server now (ctrl+r)", "sync_now", False),
     ("Toggle sync log", "Show or hide the sync log (F4)", "toggle_sync_log", False),
     ("Toggle network (demo)", "Cut or restore the demo's network (F2)", "toggle_network", True),
     ("Flaky network (demo)", "Make the demo's network flaky, or steady again (F3)", "toggle_flaky", True),

@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from tui.sync.protocol import ListedSession
     from tui.sync.remote import ServerApi
 
-COLUMNS = ("", "ID", "Flow", "Status", "Steps", "Queued", "Created")
+COLUMNS = ("", "ID", "Flow", "Status", "Events", "Queued", "Created")
 SERVER_ONLY = "on server only"
 
 
 class SessionsScreen(Screen[None]):
-    """A table of sessions: id, flow, status, steps, queued."""
+    """A table of sessions: id, flow, status, events, queued."""
 
     app: SteadyChatApp  # type: ignore[assignment]
 
