@@ -12,10 +12,12 @@ produce the network faults the client must survive:
                 every new connection instead, so attempts can be counted
                 (``connections_refused``);
 * ``BLACKHOLE`` accept, read and discard, never answer (a half-open peer);
-* ``FLAKY``     per connection, a seeded ``random.Random`` decides a delay and
-                whether to cut it (at connect, after k request bytes or after k
-                response bytes).  Decisions are drawn in accept order, so the
-                same seed and the same sequence of requests give the same faults.
+* ``FLAKY``     per request, a seeded ``random.Random`` decides a delay and
+                whether to cut the connection (before the request, after k request
+                bytes or after k response bytes).  A request starts when request
+                bytes follow a response on the connection, so keep-alive clients
+                fault too.  Decisions are drawn in request order, so the same seed
+                and the same sequence of requests give the same faults.
 
 ``cut_downstream_after = 0`` is the "lost acknowledgement" fault: the whole
 request reaches the server, which commits and answers, and the connection is
@@ -91,7 +93,11 @@ class _Conn:
         self.down = 0  # response bytes forwarded on this connection
         self.cut_reason: str | None = None
         self.blackholed = False
-        # FLAKY plan: extra delay per chunk and a cut point (None: no cut).
+        # FLAKY plan for the current request: extra delay per chunk and absolute cut points
+        # (None: no cut); redrawn at every request.
+        self.requests = 0
+        self.up_at_request = 0  # request bytes forwarded when the current request began
+        self.down_at_request = 0  # response bytes forwarded when the current request began
         self.flaky_delay = 0.0
         self.flaky_cut_up: int | None = None
         self.flaky_cut_down: int | None = None
@@ -310,8 +316,6 @@ class FaultProxy:
             while await reader.read(CHUNK):  # bounded by the client's lifetime
                 pass
             return
-        if mode is FaultMode.FLAKY and self._plan_flaky(conn):
-            return
         try:
             sreader, conn.server = await asyncio.wait_for(
                 asyncio.open_connection(self.target_host, self.target_port), CONNECT_TIMEOUT
@@ -335,8 +339,18 @@ class FaultProxy:
                 task.cancel()
             await asyncio.gather(*conn.pipes, return_exceptions=True)
 
-    def _plan_flaky(self, conn: _Conn) -> bool:
-        """Draw this connection's faults; True if it was cut at connect."""
+    def _begin_request(self, conn: _Conn) -> bool:
+        """A request starts on `conn`: draw its faults in FLAKY mode (else clear them).
+
+        Returns True if the connection was cut before the request was forwarded.
+        """
+        conn.requests += 1
+        conn.up_at_request = conn.up
+        conn.down_at_request = conn.down
+        conn.flaky_delay = 0.0
+        conn.flaky_cut_up = conn.flaky_cut_down = None
+        if self._mode is not FaultMode.FLAKY:
+            return False
         rng = self._rng
         conn.flaky_delay = rng.uniform(0.0, self.flaky_max_delay)
         if rng.random() >= self.flaky_cut_probability:
@@ -346,12 +360,12 @@ class FaultProxy:
         if where == "response" and rng.random() < 0.5:
             after = 0  # half the response cuts are lost acknowledgements
         if where == "connect":
-            self._cut(conn, "(flaky: at connect)")
+            self._cut(conn, f"(flaky: before request {conn.requests})")
             return True
         if where == "request":
-            conn.flaky_cut_up = after
+            conn.flaky_cut_up = conn.up + after
         else:
-            conn.flaky_cut_down = after
+            conn.flaky_cut_down = conn.down + after
         return False
 
     async def _pipe(
@@ -368,6 +382,8 @@ class FaultProxy:
             if not data:
                 if upstream and writer.can_write_eof():
                     writer.write_eof()  # pass the client's half-close on
+                return
+            if upstream and (conn.requests == 0 or conn.down > conn.down_at_request) and self._begin_request(conn):
                 return
             sent = conn.up if upstream else conn.down
             setting = self.cut_upstream_after if upstream else self.cut_downstream_after
@@ -388,9 +404,11 @@ class FaultProxy:
                     conn.down += len(data)
                     self.bytes_down += len(data)
             if cut:
-                note = " (lost acknowledgement)" if not upstream and limit == 0 else ""
-                who = "flaky: " if limit == flaky and limit != setting else ""
-                self._cut(conn, f"({who}after {limit} {kind} bytes){note}")
+                flaky_cut = limit == flaky and limit != setting
+                start = (conn.up_at_request if upstream else conn.down_at_request) if flaky_cut else 0
+                note = " (lost acknowledgement)" if not upstream and limit == start else ""
+                who = f"flaky: request {conn.requests}, " if flaky_cut else ""
+                self._cut(conn, f"({who}after {limit - start} {kind} bytes){note}")
                 if self.cut_once and limit == setting:
                     if upstream:
                         self.cut_upstream_after = None

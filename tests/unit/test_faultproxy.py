@@ -275,3 +275,66 @@ def test_proxy_thread_from_sync_code(thread_server):
         pt.stop()
     assert not any(t.name == "faultproxy" and t.is_alive() for t in threading.enumerate())
     assert any("down" in e for e in events)
+
+
+class KeepAliveServer:
+    """Answers every request on a connection (HTTP/1.1 keep-alive), like the sync server."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> KeepAliveServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        buf = b""
+        try:
+            while chunk := await reader.read(65536):  # bounded by the connection
+                buf += chunk
+                while True:
+                    head, sep, rest = buf.partition(b"\r\n\r\n")
+                    if not sep or len(rest) < _content_length(head):
+                        break
+                    buf = rest[_content_length(head) :]
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n" + BODY)
+                    await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_flaky_faults_requests_on_a_kept_alive_connection() -> None:
+    # F3 in the demo: the sync client keeps one connection open, so faults drawn per connection
+    # never fired. They are drawn per request: switching an open connection to flaky faults it.
+    events: list[str] = []
+    async with (
+        KeepAliveServer() as server,
+        FaultProxy(
+            target_port=server.port, seed=7, flaky_cut_probability=0.5, flaky_max_delay=0.0, on_event=events.append
+        ) as proxy,
+    ):
+        outcomes: list[str] = []
+        async with httpx.AsyncClient(timeout=WAIT) as client:
+            first = await client.post(proxy.url, content=b"z" * 300)
+            assert first.status_code == 200
+            proxy.set_mode(FaultMode.FLAKY)
+            for _ in range(20):
+                try:
+                    outcomes.append(str((await client.post(proxy.url, content=b"z" * 300)).status_code))
+                except httpx.TransportError:
+                    outcomes.append("error")
+    cuts = [e for e in events if e.startswith("cut connection")]
+    assert "error" in outcomes and "200" in outcomes
+    assert len(cuts) == outcomes.count("error")  # every cut is reported, one line each
+    assert all("(flaky: " in cut and "request" in cut for cut in cuts)
+    assert server.connections < 1 + len(outcomes)  # connections were reused between cuts
