@@ -264,3 +264,71 @@ def test_media_url_shown_once() -> None:
         data={"kind": "image", "text": "Our office", "url": url},
     ))  # fmt: skip
     assert "Our office" in str(captioned.content)
+
+
+async def test_demo_footer_fits_80_columns(make_app) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Footer
+
+    from tui.app.testing import FakeNetwork, FakeSync
+
+    app = make_app(bundled_flows_dir() / "demo.yaml", sync=FakeSync, demo=FakeNetwork(), show_sync_log=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = app.chat.query_one(Footer)
+        keys = [key for key in footer.query("FooterKey") if key.display]
+        assert {"f2", "f3", "f4"} <= {key.key for key in keys}
+        assert max(key.region.right for key in keys) <= 80  # nothing cut ("f4 S▏")
+        assert footer.virtual_size.width <= footer.size.width
+
+
+async def test_bubbles_keep_a_readable_width_on_a_wide_terminal(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+    long = " ".join(["word"] * 80)
+    app = make_app(
+        flow_file(f"""
+        name: Wide
+        groups:
+          A:
+            - say: {long}
+            - ask: name
+            - say: ok
+    """)
+    )
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.press(*long[:150], "enter")
+        await wait_for(pilot, lambda: app.session.status == "completed")
+        await pilot.pause()
+        bubbles = list(transcript(app).query("BotBubble, UserBubble"))
+        assert len(bubbles) >= 3
+        assert all(bubble.region.width <= 100 for bubble in bubbles)
+    app.session.close()
+    narrow = make_app(flow_file(f"name: Narrow\ngroups:\n  A:\n    - say: {long}\n    - ask: x\n"))
+    async with narrow.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bubble = transcript(narrow).query_one("BotBubble")
+        assert bubble.region.width <= 80 * 0.85 and bubble.region.right <= 80  # wrapped, not cut
+
+
+async def test_sync_log_keeps_following_the_newest_line(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+    from tui.app.testing import FakeSync
+
+    app = make_app(flow_file("name: L\ngroups:\n  A:\n    - ask: x\n"), sync=FakeSync, show_sync_log=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        log = app.chat.query_one(SyncLog)
+        for round_ in range(3):
+            for n in range(40):  # a burst: many lines before the log lays out again
+                app._log_from_client(f"sent batch {round_}.{n}")
+            await wait_for(pilot, lambda round_=round_: f"sent batch {round_}.39" in "".join(app.sync_log.lines[-1:]))
+            await pilot.pause()
+            await wait_for(pilot, lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
+        # lines that arrive while the log is hidden (F4) are followed once it is shown again
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: not log.display)
+        for n in range(60):
+            app._log_from_client(f"while hidden {n}")
+        await wait_for(pilot, lambda: "while hidden 59" in "".join(app.sync_log.lines[-1:]))
+        await pilot.press("f4")
+        app._log_from_client("after showing it again")
+        await wait_for(pilot, lambda: "after showing" in "".join(app.sync_log.lines[-1:]))
+        await pilot.pause()
+        await wait_for(pilot, lambda: log.display and log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList
 
-from tests.tui.helpers import answer_area, bubble_texts, transcript, wait_for
+from tests.tui.helpers import answer_area, bubble_texts, static_text, transcript, wait_for
 from tui.app.testing import build_app
 from tui.app.widgets.transcript import EarlierMarker
 
@@ -130,3 +130,37 @@ def test_a_session_driven_elsewhere_opens_read_only_with_a_notice(store, flow_fi
         session.close()
     finally:
         driver.close()
+
+
+async def test_a_session_finished_before_a_kill_reopens_completed(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+    from tui.app.launch import _open
+    from tui.flow.loader import load_flow
+    from tui.session import Session
+
+    path = flow_file("""
+        name: Short
+        groups:
+          A:
+            - ask: name
+            - say: Bye {{name}}
+    """)
+    finished = Session.start(store, load_flow(path))
+    finished.answer("Ada")
+    assert finished.status == "completed"
+    finished._lock.release()  # killed: no close(), the OS dropped the lock
+    session, notices = _open(store, path, new=False, session_id=None)
+    try:
+        assert session.id == finished.id and session.status == "completed"
+        assert any("is complete: ctrl+n starts a new one" in line for line in notices)
+        app = build_app(store, session=session)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: "Bye Ada" in bubble_texts(app))
+            assert "ctrl+n" in static_text(answer_area(app).query_one("#answer-done"))
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: app.session.id != finished.id and app.session.status == "active")
+    finally:
+        app.session.close()
+        session.close()
+    fresh, _ = _open(store, path, new=True, session_id=None)
+    assert fresh.id != finished.id and fresh.status == "active"
+    fresh.close()

@@ -142,7 +142,7 @@ class SteadyChatApp(App[None]):
         Binding("ctrl+r", "sync_now", "Sync now", id="sync_now", show=False),
         Binding("f2", "toggle_network", "Network", id="toggle_network", tooltip="Demo: cut or restore the network"),
         Binding("f3", "toggle_flaky", "Flaky", id="toggle_flaky", tooltip="Demo: make the network flaky"),
-        Binding("f4", "toggle_sync_log", "Sync log", id="toggle_sync_log"),
+        Binding("f4", "toggle_sync_log", "Log", id="toggle_sync_log", tooltip="Show or hide the sync log"),
     ]
 
     def __init__(self, settings: AppSettings, **kwargs: Any) -> None:
@@ -360,6 +360,8 @@ class SteadyChatApp(App[None]):
         self.sync_log_visible = not self.sync_log_visible
         for log in self.screen.query(SyncLog):
             log.display = self.sync_log_visible
+            if self.sync_log_visible:
+                log.follow()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("toggle_network", "toggle_flaky"):

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tui.flow.loader import load_flow
 from tui.headless import open_session
 from tui.paths import bundled_flows_dir, default_server_db_path
-from tui.session import Session
-from tui.store import Store
+from tui.session import Session, latest_active_session
+from tui.store import SessionRecord, Store
 from tui.sync.status import SyncStatus
 
 DEMO_HEARTBEAT_S = 1.0
@@ -27,11 +28,33 @@ STOP_TIMEOUT_S = 3.0
 
 
 def _open(store: Store, flow_path: Path, *, new: bool, session_id: str | None) -> tuple[Session, list[str]]:
-    """The session to show and the notices to toast (flow changed, opened read-only)."""
+    """The session to show and the notices to toast (flow changed, opened read-only, finished).
+
+    With no active session on the flow, its newest session, if completed, is shown as
+    completed (ctrl+n starts a new one) rather than replaced by a silent new session: a
+    conversation finished just before a crash or a kill is still there when the user comes back.
+    """
     err = io.StringIO()
+    finished = None if new or session_id else _finished_last(store, flow_path)
+    if finished is not None:
+        session_id = finished.id
     session, _resumed = open_session(store, flow_path, new=new, session_id=session_id, err=err, read_only_if_busy=True)
     notices = [line.removeprefix("steadychat: ") for line in err.getvalue().splitlines() if line.strip()]
+    if finished is not None and session.status == "completed":
+        notices.append(
+            f"Your last conversation on {session.flow.name} ({session.id[:8]}) is complete: "
+            "ctrl+n starts a new one (or run with --new)."
+        )
     return session, notices
+
+
+def _finished_last(store: Store, flow_path: Path) -> SessionRecord | None:
+    """The flow's newest session if it is completed and no session of the flow is active."""
+    flow_id = load_flow(flow_path).id
+    if latest_active_session(store, flow_id) is not None:
+        return None
+    newest = max((r for r in store.sessions() if r.flow_id == flow_id), key=lambda r: r.created_at, default=None)
+    return newest if newest is not None and newest.status == "completed" else None
 
 
 def _sync_factory(

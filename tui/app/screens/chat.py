@@ -99,7 +99,7 @@ class ChatScreen(Screen[None]):
             sync_log = SyncLog(app.sync_log, id="sync-log")
             sync_log.display = app.sync_log_visible
             yield sync_log
-        yield ChatFooter()
+        yield ChatFooter(compact=True)
 
     async def on_mount(self) -> None:
         await self.show_session(self.session)

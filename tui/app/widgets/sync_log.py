@@ -73,12 +73,16 @@ class SyncLog(VerticalScroll):
 
     def on_mount(self) -> None:
         self.refresh_lines()
+        # Anchored: stays on the newest line as lines arrive; scrolling up to read releases it,
+        # scrolling back to the bottom follows again (no position check that a burst can race).
+        self.anchor()
+
+    def follow(self) -> None:
+        """Follow the newest line again (when the log is shown)."""
+        self.anchor()
 
     def refresh_lines(self) -> None:
         texts = self.query("#sync-log-text")
         if not texts:
             return
-        follow = self.scroll_y >= self.max_scroll_y
         texts.first(Static).update(Text("\n".join(self.lines) if self.book.entries else "nothing sent yet"))
-        if follow:
-            self.call_after_refresh(self.scroll_end, animate=False)

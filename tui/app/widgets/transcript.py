@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -17,6 +18,8 @@ from tui.app.widgets.bubble import bubble_for
 from tui.steps import StoredEvent
 
 PAGE_SIZE = 50
+CHAT_WIDTH = 112
+"""Widest column the bubbles use (85% of it: ~95 columns); a wider terminal centres it."""
 
 PageSource = Callable[[int, int], list[StoredEvent]]  # (before_seq, limit) -> ascending events
 
@@ -39,6 +42,12 @@ class Transcript(VerticalScroll, can_focus=True):
         self.first_seq = 1  # lowest seq loaded
         self.last_seq = 0  # highest seq shown
         self._loading = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Keep bubbles readable on a wide terminal: the conversation is a centred column."""
+        side = 1 + max(0, event.size.width - CHAT_WIDTH) // 2
+        if self.styles.padding.left != side:
+            self.styles.padding = (1, side, 0, side)
 
     @property
     def has_earlier(self) -> bool:
