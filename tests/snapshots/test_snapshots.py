@@ -69,3 +69,20 @@ def test_sessions_screen(snap_compare, snap_store) -> None:  # type: ignore[no-u
         assert snap_compare(app, terminal_size=SIZE, press=["ctrl+s"])
     finally:
         app.session.close()
+
+
+def test_rating_with_ten_typed(snap_compare, snap_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flow = tmp_path / "nps.yaml"
+    flow.write_text(
+        "name: Survey\n"
+        "groups:\n"
+        "  Start:\n"
+        "    - say: How likely are you to recommend us?\n"
+        "    - rating: nps\n"
+        "      from: 0\n"
+        "      length: 10\n"
+        "      left: Not likely\n"
+        "      right: Very likely\n",
+        encoding="utf-8",
+    )
+    assert snap_compare(snap_app(flow), terminal_size=SIZE, press=["1", "0"])
