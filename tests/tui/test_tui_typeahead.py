@@ -155,3 +155,15 @@ async def test_a_refused_answer_keeps_the_keys_typed_after_it(make_app, flow_fil
         await wait_for(pilot, lambda: app.session.status == "completed")
     assert [text for _, text in answers(app)] == ["5", "Oslo"]
     assert all(e.data.get("valid", True) for e in app.session.events(after=before) if e.type == "answer")
+
+
+async def test_keys_typed_with_the_transcript_focused_go_to_the_input(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(flow_file(FIVE))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.focused is answer_area(app).live)
+        transcript = app.chat.transcript
+        transcript.focus()
+        await wait_for(pilot, lambda: app.focused is transcript)
+        burst(app, *"Ada", "enter", *"Oslo", "enter")
+        await wait_for(pilot, lambda: len(answers(app)) == 2)
+    assert [text for _, text in answers(app)] == ["Ada", "Oslo"]

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -83,6 +85,7 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.session = session
         self._unshown: list[StoredEvent] = []  # committed, waiting for the typing pause
+        self._keys_here: deque[events.Key] = deque()  # keys handed to the screen, not handled yet
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -193,3 +196,23 @@ class ChatScreen(Screen[None]):
 
     def on_screen_resume(self, _event: Any) -> None:
         self.answer_area.focus_input()
+
+    # Keys typed while no answer widget has the focus (at start, before the screen is ready; or
+    # with the transcript focused) are typed into the input, in order: none is dropped.
+    def _forward_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._keys_here.append(event)  # the app hands keys here while nothing has the focus
+        super()._forward_event(event)
+
+    def on_key(self, event: events.Key) -> None:
+        if self._keys_here and self._keys_here[0] is event:
+            self._keys_here.popleft()
+        area = self.answer_area if self.is_mounted else None
+        live = area.live if area is not None else None
+        if live is None or id(event) in area.handled or not (event.is_printable or event.key == "enter"):
+            return  # an answer widget saw it already (it bubbled on): not typed twice
+        event.stop()
+        event.prevent_default()
+        live.post_message(events.Key(event.key, event.character))
+        if not self._keys_here:  # focus moves once no earlier key waits here (keeps the order)
+            area.focus_input()

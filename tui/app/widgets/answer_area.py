@@ -19,6 +19,7 @@ The flow has the last word on validity; the only check here is an empty answer.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +151,8 @@ class AnswerKeys:
         widget: Any = self
         area = self.area
         self._settle()
+        if area is not None:
+            area.handled.append(id(event))
         if area is None:
             await super()._on_key(event)  # type: ignore[misc]
             return
@@ -418,10 +421,12 @@ class AnswerArea(Vertical):
         self.cursor_blink = cursor_blink
         self._kind: str | None = None
         self._retired: Widget | None = None
+        self.handled: deque[int] = deque(maxlen=64)
+        """Ids of the last keys an answer widget saw (a key that bubbles on is not typed again)."""
 
     # ------------------------------------------------------------ layout (once)
     def compose(self) -> ComposeResult:
-        field = AnswerInput(id="answer-text")
+        field = AnswerInput(id="answer-text", select_on_focus=False)
         field.cursor_blink = self.cursor_blink
         long = LongAnswer("", id="answer-long", soft_wrap=True, show_line_numbers=False, compact=True)
         long.cursor_blink = self.cursor_blink
@@ -526,9 +531,9 @@ class AnswerArea(Vertical):
             value = draft or spec.prefill or ""
             field.value = value
             field.cursor_position = len(value)
-            # a prefilled value (the variable's current one) is replaced by typing; a kept draft
-            # (the refused answer) is corrected in place, not lost to the next key
-            field.select_on_focus = not draft
+            # a prefilled value (the variable's current one) is selected, so typing replaces it; a
+            # kept draft (the refused answer) is corrected in place, not lost to the next key.
+            # Never select on focus: focus may arrive after type-ahead keys, which it would select.
             if value and not draft:
                 field.select_all()
             skip = kind == "text" and spec.kind == "file" and not spec.required
