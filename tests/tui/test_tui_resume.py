@@ -164,3 +164,23 @@ async def test_a_session_finished_before_a_kill_reopens_completed(store, flow_fi
     fresh, _ = _open(store, path, new=True, session_id=None)
     assert fresh.id != finished.id and fresh.status == "active"
     fresh.close()
+
+
+async def test_a_long_conversation_keeps_a_bounded_number_of_bubbles(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+    from tui.app.widgets.transcript import MAX_MOUNTED, PRUNE_BATCH
+
+    app = make_app(flow_file("name: L\ngroups:\n  Loop:\n    - ask: x\n    - say: 'echo {{x}}'\n    - goto: Loop\n"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.focused is answer_area(app).live)
+        for n in range(60):
+            await pilot.press(*f"a{n}", "enter")
+        await wait_for(pilot, lambda: "echo a59" in bubble_texts(app))
+        view = transcript(app)
+        assert len(view.children) <= MAX_MOUNTED + PRUNE_BATCH + 1
+        assert view.query(EarlierMarker) and view.has_earlier
+        # the unmounted bubbles come back like any earlier page
+        while view.has_earlier:
+            await view.action_load_earlier()
+            await pilot.pause()
+        texts = bubble_texts(app)
+        assert [f"echo a{n}" for n in range(60)] == [t for t in texts if t.startswith("echo ")]

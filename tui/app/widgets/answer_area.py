@@ -539,14 +539,14 @@ class AnswerArea(Vertical):
             skip = kind == "text" and spec.kind == "file" and not spec.required
             self.query_one("#skip-button").display = skip
             label = KIND_LABELS.get(spec.kind, spec.kind)
-            how.update(f"{label} · Enter sends{' · or Skip' if skip else ''}")
+            self._say(how, f"{label} · Enter sends{' · or Skip' if skip else ''}")
         elif kind == "long":
             area = widgets["long"]
             assert isinstance(area, LongAnswer)
             area.placeholder = placeholder_for(spec)
             area.load_text(draft or spec.prefill or "")
             area.move_cursor(area.document.end)
-            how.update("ctrl+j sends · Enter adds a line")
+            self._say(how, "ctrl+j sends · Enter adds a line")
         elif kind == "choice":
             options = widgets["choice"]
             assert isinstance(options, ChoiceList)
@@ -554,7 +554,7 @@ class AnswerArea(Vertical):
             options.add_options([Option(choice_prompt(i, c), id=f"choice-{i}") for i, c in enumerate(spec.choices, 1)])
             options.typed = ""
             options.highlighted = 0
-            how.update("↑↓ and Enter, or press a number")
+            self._say(how, "↑↓ and Enter, or press a number")
         elif kind == "multi":
             multi = widgets["multi"]
             assert isinstance(multi, MultiChoiceList)
@@ -562,14 +562,16 @@ class AnswerArea(Vertical):
             multi.add_options([(choice_prompt(i, c), c.label) for i, c in enumerate(spec.choices, 1)])
             multi.highlighted = 0
             self.query_one("#send-button", Button).label = spec.button or "Send"
-            how.update("Space or a number toggles · ctrl+j or the button sends")
+            self._say(how, "Space or a number toggles · ctrl+j or the button sends")
         elif kind == "rating":
             row = widgets["rating"]
             assert isinstance(row, RatingRow)
             row.configure(spec)
-            how.update("press a number, or ←→ and Enter" if row.one_key else "type a number and Enter, or ←→ and Enter")
+            self._say(
+                how, "press a number, or ←→ and Enter" if row.one_key else "type a number and Enter, or ←→ and Enter"
+            )
         else:
-            how.update(f"This step ({spec.kind}) cannot run in a terminal.")
+            self._say(how, f"This step ({spec.kind}) cannot run in a terminal.")
 
     def _switch(self, old: str | None, new: str | None, previous: Widget | None) -> None:
         """Show the new kind's widgets; keys already queued for the old one are passed on."""
@@ -622,6 +624,12 @@ class AnswerArea(Vertical):
         if self.typing and self._typed is not None:
             self._typed()
 
+    def _say(self, label: Static, text: str) -> None:
+        """Update a label only when its text changes (an update costs a layout pass)."""
+        if getattr(label, "_said", None) != text:
+            label._said = text  # type: ignore[attr-defined]
+            label.update(text)
+
     def _render_state(self) -> None:
         if not self.is_mounted:
             return
@@ -633,14 +641,15 @@ class AnswerArea(Vertical):
         done.display = closed and self.completed and not self.read_only
         how.display = not closed
         if self.read_only:
-            hint.update(
+            self._say(
+                hint,
                 "Read-only: another SteadyChat process drives this session. "
-                "ctrl+n starts a new one, ctrl+s picks another."
+                "ctrl+n starts a new one, ctrl+s picks another.",
             )
         elif closed and not self.completed:
-            hint.update("… typing" if self.typing else "Nothing to answer.")
+            self._say(hint, "… typing" if self.typing else "Nothing to answer.")
         elif not closed and self.typing:
-            hint.update("… typing")
+            self._say(hint, "… typing")
         hint.display = self.read_only or (closed and not self.completed) or (not closed and self.typing)
 
     def show_error(self, message: str) -> None:

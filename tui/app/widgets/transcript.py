@@ -18,6 +18,11 @@ from tui.app.widgets.bubble import bubble_for
 from tui.steps import StoredEvent
 
 PAGE_SIZE = 50
+MAX_MOUNTED = 60
+"""Bubbles kept mounted while the user follows the conversation; older ones are unmounted in
+batches of PRUNE_BATCH and come back like any earlier page (scroll up or Home). Laying out a
+screen costs in proportion to its widgets, so an answer costs the same at step 10 and 10,000."""
+PRUNE_BATCH = 20
 CHAT_WIDTH = 112
 """Widest column the bubbles use (85% of it: ~95 columns); a wider terminal centres it."""
 
@@ -90,7 +95,25 @@ class Transcript(VerticalScroll, can_focus=True):
             self.mount_all(widgets)
             if not self.is_anchored:
                 self.anchor()
+            self._prune()
         return widgets
+
+    def _prune(self) -> None:
+        """Unmount the oldest bubbles once too many are mounted (only while following the end)."""
+        if self._loading or self._source is None:
+            return
+        shown = [child for child in self.children if not isinstance(child, EarlierMarker)]
+        if len(shown) <= MAX_MOUNTED + PRUNE_BATCH or not self.is_vertical_scroll_end:
+            return
+        old, kept = shown[: len(shown) - MAX_MOUNTED], shown[len(shown) - MAX_MOUNTED :]
+        first = getattr(kept[0], "seq", None)
+        if not isinstance(first, int):
+            return
+        self.remove_children(old)
+        self.first_seq = first
+        if not any(isinstance(child, EarlierMarker) for child in self.children):
+            self.mount(self._marker(), before=kept[0])
+        self.refresh_bindings()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
