@@ -26,7 +26,7 @@ def test_tiny_benchmarks_print_every_key_as_last_json_line(tmp_path: Path) -> No
     result = json.loads(lines[-1])
     for key, *_ in GOALS:
         assert isinstance(result[key], (int, float)), key
-    for key in ("step_commit_p99_ms", "resume_10k_peak_mib", "drain_10k_peak_mib"):
+    for key in ("step_commit_p99_ms", "resume_10k_peak_mib", "drain_10k_peak_mib", "tui_answer_ms_p50"):
         assert isinstance(result[key], (int, float)), key
     assert result["sizes"] == "tiny"
     assert result["drain_left"] == 0
