@@ -167,3 +167,31 @@ async def test_keys_typed_with_the_transcript_focused_go_to_the_input(make_app, 
         burst(app, *"Ada", "enter", *"Oslo", "enter")
         await wait_for(pilot, lambda: len(answers(app)) == 2)
     assert [text for _, text in answers(app)] == ["Ada", "Oslo"]
+
+
+async def test_answers_neither_rebuild_the_input_nor_the_footer(make_app, flow_file, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Footer
+
+    recomposed: list[str] = []
+    original = Footer.recompose
+
+    async def counting(self) -> None:  # type: ignore[no-untyped-def]
+        recomposed.append("footer")
+        await original(self)
+
+    monkeypatch.setattr(Footer, "recompose", counting)
+    app = make_app(flow_file(FIVE))
+    async with app.run_test(size=(100, 30)) as pilot:
+        area = answer_area(app)
+        await wait_for(pilot, lambda: app.focused is area.live)
+        await pilot.pause()
+        field = area.live
+        recomposed.clear()
+        burst(app, *"Ada", "enter", *"Paris", "enter")
+        await wait_for(pilot, lambda: len(answers(app)) == 2 and app.session.waiting_input.kind == "number")
+        await pilot.pause()
+        assert area.live is field  # the same field, updated in place, kept the focus
+        burst(app, "7", "enter")  # the next input is a rating: another widget takes the focus
+        await wait_for(pilot, lambda: isinstance(area.live, RatingRow) and app.focused is area.live)
+        await pilot.pause()
+        assert recomposed == []  # the footer's keys did not change, so it was not rebuilt
