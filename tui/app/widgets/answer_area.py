@@ -119,6 +119,10 @@ def choice_prompt(index: int, choice: Choice) -> Text:
     return prompt
 
 
+SEND_KEYS = ("enter", "ctrl+j")
+"""Enter sends a one-line answer; so does ctrl+j (what Enter becomes when typed before the
+terminal left line mode, and the send key of long text and multiple choice)."""
+
 AnswerHandler = Callable[[InputRef, str], None]
 """The screen's answer callback: commits (or refuses) and shows the next input, synchronously."""
 
@@ -197,7 +201,7 @@ class AnswerInput(AnswerKeys, Input):
     """One line of text (text, number, email, url, phone, date, time, file): Enter sends."""
 
     def answer_key(self, event: events.Key) -> bool:
-        if event.key == "enter" and self.area is not None:
+        if event.key in SEND_KEYS and self.area is not None:
             self.area.send_from(self, self.value)
             return True
         return False
@@ -235,7 +239,7 @@ class ChoiceList(AnswerKeys, OptionList):
         area = self.area
         if area is None:
             return False
-        if event.key == "enter":
+        if event.key in SEND_KEYS:
             if self.highlighted is not None:
                 area.send_choice(self, self.highlighted)
             return True
@@ -338,7 +342,7 @@ class RatingRow(AnswerKeys, Horizontal, can_focus=True):
         area = self.area
         if area is None:
             return False
-        if event.key == "enter":
+        if event.key in SEND_KEYS:
             if self.picked is None:
                 area.show_error(f"Type a number from {self.low} to {self.high}, or use ←→, then Enter.")
             else:
