@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ async def _timed_answers(pilot: Any, answers: int, mark: Callable[[], Any], done
         before = mark()
         started = time.process_time()
         await pilot.press("enter")
-        await _until(pilot, lambda before=before: done(before))
+        await _until(pilot, partial(done, before))
         await pilot.pause()
         if i >= WARMUP:
             timings.append((time.process_time() - started) * 1000)

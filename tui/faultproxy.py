@@ -404,6 +404,7 @@ class FaultProxy:
                     conn.down += len(data)
                     self.bytes_down += len(data)
             if cut:
+                assert limit is not None
                 flaky_cut = limit == flaky and limit != setting
                 start = (conn.up_at_request if upstream else conn.down_at_request) if flaky_cut else 0
                 note = " (lost acknowledgement)" if not upstream and limit == start else ""

@@ -168,7 +168,7 @@ class ChatScreen(Screen[None]):
             self.transcript.add_events(events[: paused[0]])
             self._unshown = events[paused[0] :]
             self._show_input(events, typing=True)
-            self.run_worker(partial(self._reveal, delay), group="reveal", exclusive=True)
+            self.run_worker(partial(self._reveal, delay), group="reveal", exclusive=True)  # type: ignore[arg-type]
         else:
             self.transcript.add_events(events)
             self._show_input(events)
@@ -207,8 +207,10 @@ class ChatScreen(Screen[None]):
     def on_key(self, event: events.Key) -> None:
         if self._keys_here and self._keys_here[0] is event:
             self._keys_here.popleft()
-        area = self.answer_area if self.is_mounted else None
-        live = area.live if area is not None else None
+        if not self.is_mounted:
+            return
+        area = self.answer_area
+        live = area.live
         if live is None or id(event) in area.handled or not (event.is_printable or event.key == "enter"):
             return  # an answer widget saw it already (it bubbled on): not typed twice
         event.stop()

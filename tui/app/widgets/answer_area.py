@@ -160,7 +160,7 @@ class AnswerKeys:
         if area is None:
             await super()._on_key(event)  # type: ignore[misc]
             return
-        if area.live is not widget:  # a key queued before the input switched: it is the next one's
+        if not area.is_live(self):  # a key queued before the input switched: it is the next one's
             event.stop()
             event.prevent_default()
             area.pass_on(widget, events.Key(event.key, event.character))
@@ -182,7 +182,7 @@ class AnswerKeys:
         widget: Any = self
         area = self.area
         self._settle()
-        if area is not None and area.live is not widget:
+        if area is not None and not area.is_live(self):
             event.stop()
             event.prevent_default()
             area.pass_on(widget, events.Paste(event.text))
@@ -197,7 +197,7 @@ class AnswerKeys:
                 await result
 
 
-class AnswerInput(AnswerKeys, Input):
+class AnswerInput(AnswerKeys, Input):  # type: ignore[misc]
     """One line of text (text, number, email, url, phone, date, time, file): Enter sends."""
 
     def answer_key(self, event: events.Key) -> bool:
@@ -442,8 +442,8 @@ class AnswerArea(Vertical):
             RatingRow(id="answer-rating"),
             ContinueButton("Continue", id="answer-continue", compact=True, variant="primary"),
         ]
-        for widget in kinds:
-            widget.area = self
+        for kind_widget in kinds:
+            kind_widget.area = self
         row = Horizontal(
             Static("›", id="answer-prompt"), field, Button("Skip", id="skip-button", compact=True), id="answer-row"
         )
@@ -457,9 +457,9 @@ class AnswerArea(Vertical):
             *[w for w in kinds[4:] if isinstance(w, Widget)],
             Static("", id="answer-error", markup=False),
         ]
-        for widget in hidden:
-            widget.display = False
-            yield widget
+        for child in hidden:
+            child.display = False
+            yield child
 
     def on_mount(self) -> None:
         self._render_state()
@@ -623,6 +623,10 @@ class AnswerArea(Vertical):
             live.post_message(event)
         if retired is self._retired:
             self._hand_over()
+
+    def is_live(self, widget: object) -> bool:
+        """Whether `widget` is the input shown now (the one keys belong to)."""
+        return self.live is widget
 
     def key_typed(self) -> None:
         if self.typing and self._typed is not None:
