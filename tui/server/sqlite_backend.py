@@ -1,0 +1,341 @@
+"""The server database on SQLite: one file in WAL mode, events keyed by (session id, seq).
+
+Durability: `synchronous=FULL`. An ack tells the client it may stop resending, so an acked batch
+must survive a power cut, not only a process crash. A commit is a whole batch (≤ 500 events), so
+the fsync is amortised. Each batch is one `BEGIN IMMEDIATE` transaction, so several worker
+processes on one file serialise their writes through SQLite's own lock (busy timeout 10 s).
+
+Ours or not: the file carries `PRAGMA application_id` = APPLICATION_ID, written to the main file
+before WAL is switched on, so the 100-byte header tells it apart from a client store, a text file
+or another program's database. `prepare_sqlite` reads that header (and, for a header without the
+marker, the table list through an immutable read-only connection) BEFORE anything is written;
+a file that is not ours is refused and left byte for byte as it was, with no -wal/-shm beside it.
+Files are created 0600 (SQLite gives -wal/-shm the main file's mode): they hold every
+conversation and the token hashes.
+
+Schema versions: 1 (sessions, events), 2 adds sessions.last_seq and sessions.updated_at (for
+`list_sessions` and a one-row check per batch). A file with a newer version is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from tui.server.backend import (
+    ERR_DIVERGED,
+    EventRow,
+    NotFound,
+    Rejected,
+    ServerDatabaseError,
+    StoredSession,
+    Unavailable,
+    now_text,
+    plan_batch,
+)
+
+APPLICATION_ID = 0x53435356  # "SCSV": a SteadyChat sync server database
+SCHEMA_VERSION = 2
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SIDE_FILES = ("-wal", "-shm")
+BUSY_TIMEOUT_MS = 10_000
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS sessions (
+    sid        TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    meta       TEXT NOT NULL,
+    created    TEXT NOT NULL,
+    last_seq   INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS events (
+    sid  TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    ts   TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (sid, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, updated_at);
+"""
+
+_FROM_V1 = """
+ALTER TABLE sessions ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET
+    last_seq = (SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.sid = sessions.sid),
+    updated_at = created;
+"""
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- is it ours?
+def _read_header(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(100)
+
+
+def _tables_of(path: Path) -> dict[str, set[str]]:
+    """Table → column names, read without writing anything (immutable: no lock, no -shm)."""
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: {r[1] for r in conn.execute(f"PRAGMA table_info({name!r})")} for name in names}
+    finally:
+        conn.close()
+
+
+def _not_ours(path: Path, why: str) -> ServerDatabaseError:
+    return ServerDatabaseError(
+        f"--db {path}: not a SteadyChat server database ({why}); it was left untouched: "
+        "give a new file name or the server's own database"
+    )
+
+
+def check_sqlite_file(path: Path) -> bool:
+    """Is `path` our database (True), absent or empty (False)? ServerDatabaseError if foreign,
+    newer or unreadable. Reads only: nothing is written, no side file is made."""
+    if path.is_dir():
+        raise ServerDatabaseError(f"--db {path}: is a directory; give a database file path")
+    if not path.parent.is_dir():
+        raise ServerDatabaseError(f"--db {path}: directory {path.parent} does not exist; create it first")
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    try:
+        header = _read_header(path)
+    except OSError as exc:
+        raise ServerDatabaseError(f"--db {path}: cannot read it ({exc.strerror})") from None
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise _not_ours(path, "not an SQLite file")
+    app_id = int.from_bytes(header[68:72], "big")
+    version = int.from_bytes(header[60:64], "big")
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise ServerDatabaseError(
+                f"--db {path}: schema version {version} is newer than this server's {SCHEMA_VERSION}; "
+                "upgrade steadychat to serve it"
+            )
+        return True
+    if app_id != 0:
+        raise _not_ours(path, f"application_id {app_id:#x}")
+    try:
+        tables = _tables_of(path)
+    except sqlite3.DatabaseError as exc:
+        raise _not_ours(path, str(exc)) from None
+    if not tables:
+        return False
+    legacy = set(tables) == {"sessions", "events"} and {"owner", "meta"} <= tables["sessions"] and version <= 1
+    if not legacy:
+        raise _not_ours(path, f"it holds tables {', '.join(sorted(tables))}")
+    return True
+
+
+def _chmod_private(path: Path) -> None:
+    for suffix in ("", *SIDE_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def prepare_sqlite(path: Path) -> str:
+    """Create (0600) or migrate the server database at `path`; refuse a file that is not ours."""
+    existed = check_sqlite_file(path)
+    created = False
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        created = True
+    try:
+        conn = _connect(path)
+        try:
+            if not existed:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")  # in the main file, before WAL
+            conn.execute("PRAGMA journal_mode=WAL")
+            _chmod_private(path)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise ServerDatabaseError(f"--db {path}: schema version {version} is newer than {SCHEMA_VERSION}")
+                if version == 1:
+                    _run_script(conn, _FROM_V1)
+                _run_script(conn, _TABLES)
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the marker reaches the main file's header
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if created:
+            for suffix in ("", *SIDE_FILES):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        raise ServerDatabaseError(f"--db {path}: cannot use it ({exc})") from None
+    _chmod_private(path)
+    return f"SQLite {path}"
+
+
+# --------------------------------------------------------------------------- the backend
+class SQLiteBackend:
+    """SQLite behind the async `Backend` interface: blocking calls on one dedicated thread per
+    worker process (so one connection, used by one thread, and no lock of ours)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"SQLite {path}"
+        self._conn: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="steadychat-sqlite")
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise Unavailable(str(exc)) from None
+
+    async def open(self) -> None:
+        await self._call(self._open)
+
+    def _open(self) -> None:
+        conn = _connect(self.path)
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID or version != SCHEMA_VERSION:
+            conn.close()
+            raise ServerDatabaseError(f"--db {self.path}: not prepared (application_id {app_id}, version {version})")
+        conn.execute("PRAGMA synchronous=FULL")
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=False)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "backend not open"
+        return self._conn
+
+    # -- blocking bodies, run on the backend's thread ----------------------------------------
+    def _owned(self, sid: str, owner: str) -> tuple[str, int, str]:
+        row = self.conn.execute(
+            "SELECT owner, meta, last_seq, updated_at FROM sessions WHERE sid = ?", (sid,)
+        ).fetchone()
+        if row is None or row[0] != owner:
+            raise NotFound(sid)
+        return row[1], row[2], row[3]
+
+    def _register(self, sid: str, owner: str, meta_text: str) -> tuple[bool, StoredSession]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT owner, meta, last_seq, updated_at FROM sessions WHERE sid = ?", (sid,)
+            ).fetchone()
+            if row is None:
+                now = now_text()
+                conn.execute(
+                    "INSERT INTO sessions (sid, owner, meta, created, last_seq, updated_at) VALUES (?, ?, ?, ?, 0, ?)",
+                    (sid, owner, meta_text, now, now),
+                )
+                result = (True, StoredSession(sid, orjson.loads(meta_text), 0, now))
+            elif row[0] != owner:
+                raise NotFound(sid)
+            elif row[1] != meta_text:
+                raise Rejected(ERR_DIVERGED, row[2])
+            else:
+                result = (False, StoredSession(sid, orjson.loads(row[1]), row[2], row[3]))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _apply(self, sid: str, owner: str, batch: list[EventRow]) -> int:
+        conn = self.conn
+        first, end = batch[0][0], batch[-1][0]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _meta, last, _updated = self._owned(sid, owner)
+            stored: list[EventRow] = []
+            if first <= last:
+                stored = conn.execute(
+                    "SELECT seq, type, ts, data FROM events WHERE sid = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                    (sid, first, min(last, end)),
+                ).fetchall()
+            new = plan_batch(last, batch, stored)
+            if new:
+                conn.executemany(
+                    "INSERT INTO events (sid, seq, type, ts, data) VALUES (?, ?, ?, ?, ?)", [(sid, *r) for r in new]
+                )
+                conn.execute(
+                    "UPDATE sessions SET last_seq = ?, updated_at = ? WHERE sid = ?", (new[-1][0], now_text(), sid)
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return end
+
+    def _get(self, sid: str, owner: str) -> StoredSession:
+        meta, last, updated = self._owned(sid, owner)
+        return StoredSession(sid, orjson.loads(meta), last, updated)
+
+    def _events(self, sid: str, owner: str, after: int, limit: int) -> list[EventRow]:
+        self._owned(sid, owner)
+        return self.conn.execute(
+            "SELECT seq, type, ts, data FROM events WHERE sid = ? AND seq > ? ORDER BY seq LIMIT ?", (sid, after, limit)
+        ).fetchall()
+
+    def _list(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
+        rows = self.conn.execute(
+            "SELECT sid, meta, last_seq, updated_at FROM sessions WHERE owner = ? AND (? IS NULL OR updated_at < ?) "
+            "ORDER BY updated_at DESC, sid DESC LIMIT ?",
+            (owner, before, before, limit),
+        ).fetchall()
+        return [StoredSession(sid, orjson.loads(meta), last, updated) for sid, meta, last, updated in rows]
+
+    # -- the async interface -------------------------------------------------------------------
+    async def register(self, sid: str, owner: str, meta_text: str) -> tuple[bool, StoredSession]:
+        result: tuple[bool, StoredSession] = await self._call(self._register, sid, owner, meta_text)
+        return result
+
+    async def apply_batch(self, sid: str, owner: str, batch: list[EventRow]) -> int:
+        acked: int = await self._call(self._apply, sid, owner, batch)
+        return acked
+
+    async def get_session(self, sid: str, owner: str) -> StoredSession:
+        session: StoredSession = await self._call(self._get, sid, owner)
+        return session
+
+    async def events(self, sid: str, owner: str, after: int, limit: int) -> list[EventRow]:
+        rows: list[EventRow] = await self._call(self._events, sid, owner, after, limit)
+        return rows
+
+    async def list_sessions(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
+        sessions: list[StoredSession] = await self._call(self._list, owner, before, limit)
+        return sessions
