@@ -22,8 +22,9 @@ class ServerProcess:
 
     LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
-    def __init__(self, db_path: Path | str, tokens: list[str], workers: int = 1) -> None:
+    def __init__(self, db_path: Path | str, tokens: list[str], workers: int = 1, extra: tuple[str, ...] = ()) -> None:
         self.db_path = db_path
+        self.extra = list(extra)
         self.tokens = list(tokens)
         self.workers = workers
         self.port = 0
@@ -50,6 +51,7 @@ class ServerProcess:
             args += ["--token", token]
         if self.workers > 1:
             args += ["--workers", str(self.workers)]
+        args += self.extra
         self.proc = subprocess.Popen(
             args,
             cwd=REPO,

@@ -99,14 +99,29 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     max_connections = 1000
 
     _header_timer: asyncio.TimerHandle | None = None
+    _refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
+            # Answer 503 and half-close; what the client still sends is read and dropped (closing
+            # with unread bytes would reset the connection and lose the answer) until it closes
+            # or the header timeout ends it.
+            self._refused = True
             transport.write(_REFUSED)
-            transport.close()
-            return
+            if transport.can_write_eof():
+                transport.write_eof()
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self._refused:
+            self.transport.close()
+            return None
+        return super().eof_received()
 
     def _arm(self) -> None:
         self._disarm()
@@ -360,9 +375,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default="steadychat-server.db")
     parser.add_argument("--token", action="append", default=[])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--header-timeout", type=float, default=10.0)
+    parser.add_argument("--max-connections", type=int, default=1000)
     args = parser.parse_args(argv)
+    options = ServerOptions(
+        db=args.db,
+        tokens=args.token,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
+    )
     try:
-        run_server(ServerOptions(db=args.db, tokens=args.token, host=args.host, port=args.port, workers=args.workers))
+        run_server(options)
     except SteadyChatError as exc:
         print(f"steadychat: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
