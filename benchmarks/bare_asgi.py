@@ -27,7 +27,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 TABLE = "bench_bare_events"
-_CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (sid TEXT, seq BIGINT, type TEXT, ts TEXT, data TEXT, PRIMARY KEY (sid, seq))"
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (sid TEXT, seq BIGINT, type TEXT, ts TEXT, data TEXT, PRIMARY KEY (sid, seq))"
+)
 
 
 def _rows(sid: str, body: bytes) -> tuple[list[tuple[Any, ...]], int]:
@@ -82,6 +84,7 @@ def _app(db: str) -> Starlette:
         Route("/v1/sessions/{sid}", put, methods=["PUT"]),
         Route("/v1/sessions/{sid}/events", post, methods=["POST"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await startup()

@@ -305,3 +305,15 @@ def test_stored_data_is_served_as_sent_and_a_respaced_resend_is_the_same_event(a
     other = b'{"events":[{"seq":1,"type":"m","ts":"t","data":{"a":{"x":null},"b":[1,2.5,"e"]}}]}'
     assert api.post(f"/v1/sessions/{SID}/events", content=other, headers=headers).status_code == 409
     assert server_events(api) == [{"seq": 1, "type": "m", "ts": "t", "data": {"b": [1, 2.5, "é"], "a": {"x": None}}}]
+
+
+def test_nul_is_refused_in_type_and_kept_escaped_in_data(api: httpx.Client) -> None:
+    register(api)
+    headers = {"Content-Type": "application/json"}
+    bad = b'{"events": [{"seq": 1, "type": "m\\u0000", "ts": "t", "data": {}}]}'
+    response = api.post(f"/v1/sessions/{SID}/events", content=bad, headers=headers)
+    assert response.status_code == 422 and response.json()["error"] == "invalid"
+    good = b'{"events": [{"seq": 1, "type": "m", "ts": "t", "data": {"text": "a\\u0000b"}}]}'
+    assert api.post(f"/v1/sessions/{SID}/events", content=good, headers=headers).json() == {"acked_seq": 1}
+    assert server_events(api) == [{"seq": 1, "type": "m", "ts": "t", "data": {"text": "a\x00b"}}]
+    assert api.put(f"/v1/sessions/{'2' * 32}", json={**META, "flow_id": "a\x00"}).status_code == 422

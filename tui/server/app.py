@@ -164,8 +164,9 @@ def build_app(backend: Backend, tokens: list[str]) -> Starlette:
     async def post_events(request: Request) -> Response:
         owner = auth.owner(request)
         sid = checked_sid(request)
-        batch = parse_batch(await read_body(request))
-        acked = await backend.apply_batch(sid, owner, batch)
+        body = await read_body(request)
+        batch = parse_batch(body)
+        acked = await backend.apply_batch(sid, owner, batch, body)
         return json_response(b'{"acked_seq":%d}' % acked)
 
     async def get_session(request: Request) -> Response:

@@ -80,8 +80,10 @@ class Backend(Protocol):
         Other meta → Rejected("diverged")."""
         ...
 
-    async def apply_batch(self, sid: str, owner: str, batch: list[EventRow]) -> int:
-        """Store one session's contiguous batch in one transaction; return the acked seq."""
+    async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
+        """Store one session's contiguous batch in one transaction; return the acked seq.
+        `body`, when given, is the validated request body `{"events": [...]}` the batch was
+        parsed from, exactly; a backend may store from it instead of from `batch`."""
         ...
 
     async def get_session(self, sid: str, owner: str) -> StoredSession:

@@ -210,6 +210,7 @@ def _config(app: Any, options: ServerOptions, **extra: Any) -> uvicorn.Config:
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
         timeout_keep_alive=options.keep_alive,
         limit_concurrency=options.max_connections + 1,
+        proxy_headers=False,  # nothing here reads the client address; behind a proxy it is the proxy's
         **extra,
     )
 

@@ -324,7 +324,7 @@ class SQLiteBackend:
         result: tuple[bool, StoredSession] = await self._call(self._register, sid, owner, meta_text)
         return result
 
-    async def apply_batch(self, sid: str, owner: str, batch: list[EventRow]) -> int:
+    async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
         acked: int = await self._call(self._apply, sid, owner, batch)
         return acked
 

@@ -80,6 +80,8 @@ def parse_batch(body: bytes) -> list[EventRow]:
     for offset, event in enumerate(events):
         if event.seq != first + offset:
             raise Invalid(f"seqs must be contiguous: expected {first + offset}, got {event.seq}")
+        if "\x00" in event.type or "\x00" in event.ts:
+            raise Invalid(f"$.events[{offset}]: type and ts may not contain NUL")
         data = bytes(event.data)
         if not data.startswith(b"{"):
             raise Invalid(f"$.events[{offset}].data must be an object")
@@ -94,7 +96,10 @@ def parse_meta(body: bytes) -> str:
         meta = _meta_decoder.decode(body)
     except (msgspec.DecodeError, RecursionError) as exc:
         raise Invalid(str(exc)) from None
-    return canonical_meta(msgspec.structs.asdict(meta))
+    fields = msgspec.structs.asdict(meta)
+    if any("\x00" in value for value in fields.values()):
+        raise Invalid("meta fields may not contain NUL")
+    return canonical_meta(fields)
 
 
 def events_body(rows: list[EventRow]) -> bytes:
