@@ -108,13 +108,13 @@ def create_table(db: str) -> None:
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(_CREATE)
     else:
-        conn = sqlite3.connect(db)
+        lite = sqlite3.connect(db)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_CREATE)
-            conn.commit()
+            lite.execute("PRAGMA journal_mode=WAL")
+            lite.execute(_CREATE)
+            lite.commit()
         finally:
-            conn.close()
+            lite.close()
 
 
 def main() -> None:

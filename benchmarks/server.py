@@ -166,11 +166,11 @@ def _query(db: str, sql_pg: str, sql_lite: str, args: tuple[Any, ...]) -> list[t
             return list(conn.execute(sql_pg, args).fetchall())
     import sqlite3
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        return list(conn.execute(sql_lite, args).fetchall())
+        return list(lite.execute(sql_lite, args).fetchall())
     finally:
-        conn.close()
+        lite.close()
 
 
 def stored_counts(db: str, sids: list[str], table: str | None = None) -> dict[str, tuple[int, int, int]]:

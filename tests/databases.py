@@ -90,8 +90,8 @@ def server_seqs(db: str, sid: str) -> list[int]:
         return [int(row[0]) for row in rows]
     import sqlite3
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        return [row[0] for row in conn.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))]
+        return [row[0] for row in lite.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))]
     finally:
-        conn.close()
+        lite.close()

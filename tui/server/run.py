@@ -117,11 +117,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self._refused:
             super().data_received(data)
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self._refused:
             self.transport.close()
-            return None
-        return super().eof_received()
+            return
+        super().eof_received()
 
     def _arm(self) -> None:
         self._disarm()
