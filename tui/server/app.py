@@ -17,6 +17,7 @@ nothing. Bodies are read with a byte cap instead of trusting Content-Length. Dec
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -146,9 +147,26 @@ def _answers_errors(handler: Handler) -> Handler:
     return wrapped
 
 
+class _Opened:
+    """Opens the backend once: at lifespan start under a server, or at the first request when
+    the app is driven without a lifespan (httpx.ASGITransport in tests)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.done = False
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        async with self._lock:
+            if not self.done:
+                await self.backend.open()
+                self.done = True
+
+
 def build_app(backend: Backend, tokens: list[str]) -> Starlette:
     """The protocol's routes over an (unopened) backend; the app opens and closes it."""
     auth = Auth(list(tokens))
+    opened = _Opened(backend)
 
     async def health(request: Request) -> Response:
         auth.owner(request)
@@ -191,18 +209,28 @@ def build_app(backend: Backend, tokens: list[str]) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await backend.open()
+        await opened()
         try:
             yield
         finally:
             await backend.close()
 
+    def endpoint(handler: Handler) -> Handler:
+        answered = _answers_errors(handler)
+
+        async def checked(request: Request) -> Response:
+            if not opened.done:
+                await opened()
+            return await answered(request)
+
+        return checked
+
     routes = [
-        Route("/v1/health", _answers_errors(health), methods=["GET"]),
-        Route("/v1/sessions/{sid}", _answers_errors(put_session), methods=["PUT"]),
-        Route("/v1/sessions/{sid}", _answers_errors(get_session), methods=["GET"]),
-        Route("/v1/sessions/{sid}/events", _answers_errors(post_events), methods=["POST"]),
-        Route("/v1/sessions/{sid}/events", _answers_errors(get_events), methods=["GET"]),
+        Route("/v1/health", endpoint(health), methods=["GET"]),
+        Route("/v1/sessions/{sid}", endpoint(put_session), methods=["PUT"]),
+        Route("/v1/sessions/{sid}", endpoint(get_session), methods=["GET"]),
+        Route("/v1/sessions/{sid}/events", endpoint(post_events), methods=["POST"]),
+        Route("/v1/sessions/{sid}/events", endpoint(get_events), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.backend = backend
