@@ -11,6 +11,8 @@ nothing. Bodies are read with a byte cap instead of trusting Content-Length. Dec
 - Another token's session answers exactly like an unknown one (404), including on PUT.
 - `limit` above 500 is clamped to 500; a non-integer, negative or out-of-range `after`/`limit`
   is 422.
+- `GET /v1/sessions` lists only the caller's sessions (newest first); `before` is the
+  `next_before` cursor of the previous page (or a bare `updated_at`); over 200 characters is 422.
 - A database that is locked, failing or unreachable answers 503 with `Retry-After: 1`.
 - No OpenAPI/docs routes: they would be the only unauthenticated pages.
 """
@@ -32,8 +34,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tui.server.backend import Backend, NotFound, Rejected, Unavailable, make_backend, prepare_database
-from tui.server.wire import Invalid, TooMany, events_body, parse_batch, parse_meta, session_info
+from tui.server.backend import (
+    Backend,
+    NotFound,
+    Rejected,
+    Unavailable,
+    cursor_of,
+    make_backend,
+    prepare_database,
+)
+from tui.server.wire import Invalid, TooMany, events_body, listed_session, parse_batch, parse_meta, session_info
 from tui.sync.protocol import (
     ERR_INVALID,
     ERR_NOT_FOUND,
@@ -45,6 +55,8 @@ from tui.sync.protocol import (
 )
 
 MAX_QUERY_INT = 2**53
+LIST_DEFAULT = 50
+MAX_CURSOR = 200
 
 
 class ApiError(Exception):
@@ -202,6 +214,19 @@ def build_app(backend: Backend, tokens: list[str]) -> Starlette:
         rows = await backend.events(sid, owner, after, min(limit, MAX_BATCH_EVENTS))
         return json_response(events_body(rows))
 
+    async def list_sessions(request: Request) -> Response:
+        owner = auth.owner(request)
+        limit = int_param(request, "limit", LIST_DEFAULT)
+        if limit < 1:
+            raise _invalid("limit must be at least 1")
+        limit = min(limit, MAX_BATCH_EVENTS)
+        before = request.query_params.get("before") or None
+        if before is not None and (len(before) > MAX_CURSOR or "\x00" in before):
+            raise _invalid("before must be a cursor from next_before")
+        rows = await backend.list_sessions(owner, before, limit)
+        next_before = cursor_of(rows[-1]) if len(rows) == limit else None
+        return json_response({"sessions": [listed_session(row) for row in rows], "next_before": next_before})
+
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = ERR_NOT_FOUND if exc.status_code == 404 else str(exc.detail).lower().replace(" ", "_")
@@ -227,6 +252,7 @@ def build_app(backend: Backend, tokens: list[str]) -> Starlette:
 
     routes = [
         Route("/v1/health", endpoint(health), methods=["GET"]),
+        Route("/v1/sessions", endpoint(list_sessions), methods=["GET"]),
         Route("/v1/sessions/{sid}", endpoint(put_session), methods=["PUT"]),
         Route("/v1/sessions/{sid}", endpoint(get_session), methods=["GET"]),
         Route("/v1/sessions/{sid}/events", endpoint(post_events), methods=["POST"]),

@@ -95,8 +95,22 @@ class Backend(Protocol):
         ...
 
     async def list_sessions(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
-        """The owner's sessions, most recently updated first, updated_at < `before` when given."""
+        """The owner's sessions, most recently updated first (ties by sid, descending), at most
+        `limit`, after the cursor `before` when given (see `parse_cursor`)."""
         ...
+
+
+def cursor_of(session: StoredSession) -> str:
+    """The `before` value that continues a listing after this session: `UPDATED_AT,SID`."""
+    return f"{session.updated_at},{session.sid}"
+
+
+def parse_cursor(before: str) -> tuple[str, str | None]:
+    """`UPDATED_AT,SID` (strictly after that session in listing order, so sessions updated in the
+    same instant are neither skipped nor repeated) or a bare `UPDATED_AT` (updated strictly
+    before it) → (stamp, sid or None)."""
+    stamp, _, sid = before.partition(",")
+    return stamp, sid or None
 
 
 def now_text() -> str:

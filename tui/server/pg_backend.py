@@ -33,6 +33,7 @@ from tui.server.backend import (
     StoredSession,
     Unavailable,
     now_text,
+    parse_cursor,
     plan_batch,
 )
 
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS steadychat_sessions (
     last_seq   bigint NOT NULL DEFAULT 0,
     updated_at text NOT NULL
 );
-CREATE INDEX IF NOT EXISTS steadychat_sessions_by_owner ON steadychat_sessions (owner, updated_at);
+CREATE INDEX IF NOT EXISTS steadychat_sessions_by_owner ON steadychat_sessions (owner, updated_at, sid);
 CREATE TABLE IF NOT EXISTS steadychat_events (
     sid  text NOT NULL,
     seq  bigint NOT NULL,
@@ -255,15 +256,21 @@ class PostgresBackend:
             raise Unavailable(str(exc)) from None
 
     async def list_sessions(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
+        sql = "SELECT sid, meta, last_seq, updated_at FROM steadychat_sessions WHERE owner = %s"
+        args: list[Any] = [owner]
+        if before:
+            stamp, after_sid = parse_cursor(before)
+            if after_sid is not None:
+                sql += " AND (updated_at < %s OR (updated_at = %s AND sid < %s))"
+                args += [stamp, stamp, after_sid]
+            else:
+                sql += " AND updated_at < %s"
+                args.append(stamp)
+        sql += " ORDER BY updated_at DESC, sid DESC LIMIT %s"
+        args.append(limit)
         try:
             async with self.pool.connection() as conn:
-                cur = await conn.execute(
-                    "SELECT sid, meta, last_seq, updated_at FROM steadychat_sessions "
-                    "WHERE owner = %s AND (%s::text IS NULL OR updated_at < %s) "
-                    "ORDER BY updated_at DESC, sid DESC LIMIT %s",
-                    (owner, before, before, limit),
-                )
-                rows = await cur.fetchall()
+                rows = await (await conn.execute(sql, args)).fetchall()
         except psycopg.OperationalError as exc:
             raise Unavailable(str(exc)) from None
         return [StoredSession(sid, orjson.loads(meta), int(last), updated) for sid, meta, last, updated in rows]

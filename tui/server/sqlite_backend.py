@@ -14,8 +14,10 @@ a file that is not ours is refused and left byte for byte as it was, with no -wa
 Files are created 0600 (SQLite gives -wal/-shm the main file's mode): they hold every
 conversation and the token hashes.
 
-Schema versions: 1 (sessions, events), 2 adds sessions.last_seq and sessions.updated_at (for
-`list_sessions` and a one-row check per batch). A file with a newer version is refused.
+Schema versions: 1 (sessions, events), 2 adds sessions.updated_at (for `list_sessions`), 3 adds
+sessions.last_seq (a one-row check per batch) and the application_id marker. Files of 1 and 2,
+written before the marker existed, are recognised by their tables and migrated in place. A file
+with a newer version is refused.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
@@ -42,11 +44,12 @@ from tui.server.backend import (
     StoredSession,
     Unavailable,
     now_text,
+    parse_cursor,
     plan_batch,
 )
 
 APPLICATION_ID = 0x53435356  # "SCSV": a SteadyChat sync server database
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm")
 BUSY_TIMEOUT_MS = 10_000
@@ -68,18 +71,22 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     PRIMARY KEY (sid, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, updated_at);
+CREATE INDEX IF NOT EXISTS sessions_by_owner_updated ON sessions (owner, updated_at, sid);
 """
 
-_FROM_V1 = """
-ALTER TABLE sessions ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sessions ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
-UPDATE sessions SET
-    last_seq = (SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.sid = sessions.sid),
-    updated_at = created;
-"""
 
-T = TypeVar("T")
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Schema 1 (sessions, events) or 2 (+ sessions.updated_at) → 3 (+ sessions.last_seq), in
+    place, inside the opening transaction: missing columns are added and filled."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "updated_at" not in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''")
+    if "last_seq" not in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute("UPDATE sessions SET updated_at = created WHERE updated_at = ''")
+    conn.execute(
+        "UPDATE sessions SET last_seq = (SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.sid = sessions.sid)"
+    )
 
 
 # --------------------------------------------------------------------------- is it ours?
@@ -138,7 +145,7 @@ def check_sqlite_file(path: Path) -> bool:
         raise _not_ours(path, str(exc)) from None
     if not tables:
         return False
-    legacy = set(tables) == {"sessions", "events"} and {"owner", "meta"} <= tables["sessions"] and version <= 1
+    legacy = set(tables) == {"sessions", "events"} and {"owner", "meta"} <= tables["sessions"] and version <= 2
     if not legacy:
         raise _not_ours(path, f"it holds tables {', '.join(sorted(tables))}")
     return True
@@ -182,8 +189,8 @@ def prepare_sqlite(path: Path) -> str:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise ServerDatabaseError(f"--db {path}: schema version {version} is newer than {SCHEMA_VERSION}")
-                if version == 1:
-                    _run_script(conn, _FROM_V1)
+                if 0 < version < SCHEMA_VERSION:
+                    _migrate(conn)
                 _run_script(conn, _TABLES)
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -401,11 +408,19 @@ class SQLiteBackend:
         return rows
 
     def _list(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
-        rows = self.conn.execute(
-            "SELECT sid, meta, last_seq, updated_at FROM sessions WHERE owner = ? AND (? IS NULL OR updated_at < ?) "
-            "ORDER BY updated_at DESC, sid DESC LIMIT ?",
-            (owner, before, before, limit),
-        ).fetchall()
+        sql = "SELECT sid, meta, last_seq, updated_at FROM sessions WHERE owner = ?"
+        args: list[Any] = [owner]
+        if before:
+            stamp, after_sid = parse_cursor(before)
+            if after_sid is not None:
+                sql += " AND (updated_at < ? OR (updated_at = ? AND sid < ?))"
+                args += [stamp, stamp, after_sid]
+            else:
+                sql += " AND updated_at < ?"
+                args.append(stamp)
+        sql += " ORDER BY updated_at DESC, sid DESC LIMIT ?"
+        args.append(limit)
+        rows = self.conn.execute(sql, args).fetchall()
         return [StoredSession(sid, orjson.loads(meta), last, updated) for sid, meta, last, updated in rows]
 
     # -- the async interface -------------------------------------------------------------------

@@ -115,3 +115,17 @@ def events_body(rows: list[EventRow]) -> bytes:
 def session_info(session: StoredSession) -> dict[str, Any]:
     """The SessionInfo answer of PUT/GET /v1/sessions/{sid}."""
     return {**session.meta, "sid": session.sid, "last_seq": session.last_seq}
+
+
+def listed_session(session: StoredSession) -> dict[str, Any]:
+    """One row of GET /v1/sessions."""
+    meta = session.meta
+    return {
+        "id": session.sid,
+        "flow_id": str(meta.get("flow_id", "")),
+        "flow_hash": str(meta.get("flow_hash", "")),
+        "device_id": str(meta.get("device_id", "")),
+        "created_at": str(meta.get("created_at", "")),
+        "last_seq": session.last_seq,
+        "updated_at": session.updated_at,
+    }
