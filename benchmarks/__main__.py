@@ -1,4 +1,7 @@
-"""`python -m benchmarks [--quick] [--sizes tiny|quick|full]`: run all, print table + JSON line."""
+"""`python -m benchmarks [--quick] [--sizes tiny|quick|full]`: run all, print table + JSON line.
+
+`python -m benchmarks server [--quick] [--db DSN]` runs the server load benchmark instead
+(benchmarks/server.py)."""
 
 from __future__ import annotations
 
@@ -71,6 +74,11 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["server"]:
+        from benchmarks.server import main as server_main
+
+        return server_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller repetitions, under two minutes")
     parser.add_argument("--sizes", choices=sorted(SIZES), help="size mode (tiny: the smoke test's)")

@@ -22,9 +22,11 @@ class ServerProcess:
 
     LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
-    def __init__(self, db_path: Path, tokens: list[str]) -> None:
+    def __init__(self, db_path: Path | str, tokens: list[str], workers: int = 1, extra: tuple[str, ...] = ()) -> None:
         self.db_path = db_path
+        self.extra = list(extra)
         self.tokens = list(tokens)
+        self.workers = workers
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
@@ -47,6 +49,9 @@ class ServerProcess:
         ]
         for token in self.tokens:
             args += ["--token", token]
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
+        args += self.extra
         self.proc = subprocess.Popen(
             args,
             cwd=REPO,
@@ -54,6 +59,7 @@ class ServerProcess:
             stdout=subprocess.DEVNULL,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # its own process group: kill() reaches every worker
         )
         found: list[str] = []
         ready = threading.Event()
@@ -87,7 +93,10 @@ class ServerProcess:
         if proc is None:
             return None
         if proc.poll() is None:
-            proc.send_signal(sig)
+            if sig == signal.SIGKILL:
+                os.killpg(proc.pid, sig)  # the parent and its workers, all at once
+            else:
+                proc.send_signal(sig)
         code = proc.wait(15)
         if self._reader is not None:
             self._reader.join(5)

@@ -312,10 +312,9 @@ def drop(session_id: str, export_path: Path | None, yes: bool, store_path: Path 
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option(
     "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    "db",
     default=None,
-    help="Server database (default: server.db in the data dir).",
+    help="Server database: a SQLite file path (default: server.db in the data dir) or postgresql://USER@HOST[:PORT]/DB.",
 )
 @click.option(
     "--token",
@@ -324,15 +323,45 @@ def drop(session_id: str, export_path: Path | None, yes: bool, store_path: Path 
     envvar="STEADYCHAT_TOKEN",
     help="A client token; repeat for several client identities.",
 )
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes sharing the port and db.")
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=float,
+    help="Seconds a connection has to send its request headers.",
+)
+@click.option(
+    "--max-connections", default=1000, show_default=True, type=int, help="Open connections per worker, beyond: 503."
+)
 @reports_errors
-def server(host: str, port: int, db_path: Path | None, tokens: tuple[str, ...]) -> None:
+def server(
+    host: str,
+    port: int,
+    db: str | None,
+    tokens: tuple[str, ...],
+    workers: int,
+    header_timeout: float,
+    max_connections: int,
+) -> None:
     """Run the sync server."""
     from tui.paths import data_dir
-    from tui.server.run import run_server
+    from tui.server.run import ServerOptions, run_server
 
     if not tokens:
         raise UsageError("server needs at least one --token (or STEADYCHAT_TOKEN)")
-    run_server(host, port, db_path or data_dir() / "server.db", list(tokens))
+    if db is None:
+        data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    options = ServerOptions(
+        db=db or str(data_dir() / "server.db"),
+        tokens=list(tokens),
+        host=host,
+        port=port,
+        workers=workers,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
+    )
+    run_server(options)
 
 
 def _seconds(_ctx: click.Context, _param: click.Parameter, value: float) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.databases import BACKENDS, make_server_db
 from tui.faultproxy import ProxyThread
 from tui.store import Store
 
@@ -30,13 +31,19 @@ def loop_flow(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_server(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
+def app_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
+    """`app_server(wrap=None, tokens=...)`: the app on a thread. SQLite unless the test is
+    parametrized with `indirect=["app_server"]` over BACKENDS."""
+    kind = getattr(request, "param", "sqlite")
     made: list[AppServer] = []
+    databases: list[Iterator[str]] = []
 
     def make(
         wrap: Callable[[Any], Any] | None = None, tokens: list[str] = TOKENS, name: str = "server.db"
     ) -> AppServer:
-        server = AppServer(tmp_path / name, tokens, wrap).start()
+        database = make_server_db(kind, tmp_path, name)
+        databases.append(database)
+        server = AppServer(next(database), tokens, wrap).start()
         made.append(server)
         return server
 
@@ -45,14 +52,22 @@ def app_server(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
     finally:
         for server in made:
             server.stop()
+        for database in databases:
+            database.close()  # runs its cleanup (drops a PostgreSQL database)
+
+
+@pytest.fixture(params=BACKENDS)
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A `--db` for `server_process`: each test using it runs on SQLite and on PostgreSQL."""
+    yield from make_server_db(request.param, tmp_path)
 
 
 @pytest.fixture
-def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def server_process(server_db: str) -> Iterator[Callable[..., ServerProcess]]:
     made: list[ServerProcess] = []
 
-    def make(name: str = "server.db") -> ServerProcess:
-        server = ServerProcess(tmp_path / name, TOKENS).start()
+    def make(workers: int = 1) -> ServerProcess:
+        server = ServerProcess(server_db, TOKENS, workers=workers).start()
         made.append(server)
         return server
 

@@ -132,7 +132,9 @@ class AppServer:
     `stop()` then `start()` serves the same db on the same port.
     """
 
-    def __init__(self, db_path: Path, tokens: list[str] = TOKENS, wrap: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self, db_path: Path | str, tokens: list[str] = TOKENS, wrap: Callable[[Any], Any] | None = None
+    ) -> None:
         self.db_path = db_path
         self.tokens = list(tokens)
         self.wrap = wrap

@@ -6,13 +6,13 @@ locally, every event acknowledged, and the final status word is true.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.databases import server_seqs
 from tui.store import Store
 from tui.sync.status import SyncStatus
 
@@ -36,13 +36,9 @@ def server_events(url: str, token: str, sid: str) -> list[dict[str, Any]] | None
     raise AssertionError("too many pages of events")
 
 
-def server_db_seqs(db_path: Path, sid: str) -> list[int]:
-    """The seqs the server's SQLite file holds for `sid`, read directly (read-only)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        return [row[0] for row in conn.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))]
-    finally:
-        conn.close()
+def server_db_seqs(db: Path | str, sid: str) -> list[int]:
+    """The seqs the server's database (SQLite file or PostgreSQL) holds for `sid`, read directly."""
+    return server_seqs(str(db), sid)
 
 
 def local_events(store: Store, sid: str) -> list[dict[str, Any]]:

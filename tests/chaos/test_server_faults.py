@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.databases import BACKENDS
 from tui.session import Session
 from tui.store import Store
 from tui.sync.background import sync_all
@@ -143,6 +144,7 @@ def test_hostile_answers_never_ack_garbage_and_honour_retry_after(
         assert_exact_log(store, server.url, TOKEN_A, [good_sid, other_sid], shown=[*shown, "still delivered"])
 
 
+@pytest.mark.parametrize("app_server", BACKENDS, indirect=True)
 def test_malformed_oversized_and_unauthorized_requests_change_nothing(
     tmp_path: Path, app_server: Any, loop_flow: Path
 ) -> None:
@@ -179,6 +181,7 @@ def test_malformed_oversized_and_unauthorized_requests_change_nothing(
 
 
 # --------------------------------------------------------------------------- 8 auth expiry
+@pytest.mark.parametrize("app_server", BACKENDS, indirect=True)
 def test_revoked_token_mid_drain_is_unauthorized_without_a_storm_then_drains_exactly(
     tmp_path: Path, app_server: Any, background: Any, proxy: Any, loop_flow: Path
 ) -> None:
@@ -249,7 +252,7 @@ def test_server_sigkill_mid_drain_loses_no_acked_batch(
     tmp_path: Path, server_process: Any, proxy: Any, background: Any, loop_flow: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
-    server = server_process()
+    server = server_process(workers=2)  # two workers: the kill reaches both, the restart serves on
     px = proxy(server.port, delay=0.02)  # stretches each batch so the kills land mid-drain
     recorder = Recorder()
     with Store.open(tmp_path / "client.db") as store, closing(start_session(store, loop_flow)) as session:
@@ -327,6 +330,7 @@ def test_server_restored_from_an_older_backup_answers_gap_and_the_client_resends
 
 
 # --------------------------------------------------------------------------- 9c divergence
+@pytest.mark.parametrize("app_server", BACKENDS, indirect=True)
 def test_a_second_client_with_other_content_is_a_conflict_and_overwrites_nothing(
     tmp_path: Path, app_server: Any, loop_flow: Path
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import BACKENDS, make_server_db
 from tests.servers import ServerProcess
 from tui.server.run import ServerThread
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 class LiveServer:
     """A ServerThread that can be stopped and started again on the same db and port."""
 
-    def __init__(self, db_path: Path, tokens: list[str]) -> None:
+    def __init__(self, db_path: Path | str, tokens: list[str]) -> None:
         self.db_path = db_path
         self.tokens = list(tokens)
         self.port = 0
@@ -64,9 +65,15 @@ def token_b() -> str:
     return TOKEN_B
 
 
+@pytest.fixture(params=BACKENDS)
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The server's `--db`: a SQLite file, then a fresh PostgreSQL database (each test runs on both)."""
+    yield from make_server_db(request.param, tmp_path)
+
+
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path / "server.db", TOKENS).start()
+def live_server(server_db: str) -> Iterator[LiveServer]:
+    server = LiveServer(server_db, TOKENS).start()
     try:
         yield server
     finally:
@@ -74,11 +81,11 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def server_process(tmp_path: Path) -> Iterator[Callable[[], ServerProcess]]:
+def server_process(server_db: str) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def make() -> ServerProcess:
-        server = ServerProcess(tmp_path / "server.db", TOKENS).start()
+    def make(workers: int = 1) -> ServerProcess:
+        server = ServerProcess(server_db, TOKENS, workers=workers).start()
         started.append(server)
         return server
 

@@ -264,3 +264,56 @@ def test_acked_batches_survive_sigkill(server_process) -> None:  # type: ignore[
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN_A}"}, timeout=10) as api:
         assert server_events(api) == events(1, 300)
     assert server.terminate() in (0, -15)  # SIGTERM: graceful exit (uvicorn re-raises the signal)
+
+
+# ------------------------------------------------------------------ hostile edges (issue 12, item 13)
+@pytest.mark.parametrize(
+    "params", [{"after": "99999999999999999999"}, {"after": str(2**63)}, {"limit": "1" * 40}, {"after": "1e400"}]
+)
+def test_get_events_with_out_of_range_numbers_is_422(api: httpx.Client, params: dict[str, str]) -> None:
+    register(api)
+    response = api.get(f"/v1/sessions/{SID}/events", params=params)
+    assert response.status_code == 422 and response.json()["error"] == "invalid", response.text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"n": 1e400}',
+        b'{"n": -1e400}',
+        b'{"text": "\\ud800"}',
+        b'{"text": "a\\udc00b"}',
+        b'{"text": "\xff\xfe"}',
+    ],
+)
+def test_infinite_numbers_lone_surrogates_and_bad_utf8_in_data_are_422(api: httpx.Client, data: bytes) -> None:
+    register(api)
+    post(api, events(1, 2))
+    body = b'{"events": [{"seq": 3, "type": "message", "ts": "t", "data": ' + data + b"}]}"
+    response = api.post(f"/v1/sessions/{SID}/events", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"] == "invalid", response.text
+    assert server_events(api) == events(1, 2)
+
+
+def test_stored_data_is_served_as_sent_and_a_respaced_resend_is_the_same_event(api: httpx.Client) -> None:
+    register(api)
+    sent = b'{"events": [{"seq": 1, "type": "m", "ts": "t", "data": {"b": [1, 2.5, "\\u00e9"], "a": {"x": null}}}]}'
+    headers = {"Content-Type": "application/json"}
+    assert api.post(f"/v1/sessions/{SID}/events", content=sent, headers=headers).json() == {"acked_seq": 1}
+    respaced = b'{"events":[{"seq":1,"type":"m","ts":"t","data":{"a":{"x":null},"b":[1,2.5,"\xc3\xa9"]}}]}'
+    assert api.post(f"/v1/sessions/{SID}/events", content=respaced, headers=headers).json() == {"acked_seq": 1}
+    other = b'{"events":[{"seq":1,"type":"m","ts":"t","data":{"a":{"x":null},"b":[1,2.5,"e"]}}]}'
+    assert api.post(f"/v1/sessions/{SID}/events", content=other, headers=headers).status_code == 409
+    assert server_events(api) == [{"seq": 1, "type": "m", "ts": "t", "data": {"b": [1, 2.5, "é"], "a": {"x": None}}}]
+
+
+def test_nul_is_refused_in_type_and_kept_escaped_in_data(api: httpx.Client) -> None:
+    register(api)
+    headers = {"Content-Type": "application/json"}
+    bad = b'{"events": [{"seq": 1, "type": "m\\u0000", "ts": "t", "data": {}}]}'
+    response = api.post(f"/v1/sessions/{SID}/events", content=bad, headers=headers)
+    assert response.status_code == 422 and response.json()["error"] == "invalid"
+    good = b'{"events": [{"seq": 1, "type": "m", "ts": "t", "data": {"text": "a\\u0000b"}}]}'
+    assert api.post(f"/v1/sessions/{SID}/events", content=good, headers=headers).json() == {"acked_seq": 1}
+    assert server_events(api) == [{"seq": 1, "type": "m", "ts": "t", "data": {"text": "a\x00b"}}]
+    assert api.put(f"/v1/sessions/{'2' * 32}", json={**META, "flow_id": "a\x00"}).status_code == 422

@@ -3,6 +3,7 @@ server database written before it (schema 1) still opens, migrated."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tui.server.db import SCHEMA_VERSION, ServerDB
+from tui.server.backend import StoredSession, make_backend, prepare_database
+from tui.server.sqlite_backend import APPLICATION_ID, SCHEMA_VERSION
 
 TOKEN_A = "token-alpha-0123456789abcdef"  # the same tokens as conftest's server
 TOKEN_B = "token-beta-fedcba9876543210"
@@ -82,34 +84,47 @@ def test_bad_paging_is_422(apis: tuple[httpx.Client, httpx.Client], query: str) 
     assert a.get(f"/v1/sessions?{query}").status_code == 422
 
 
-def test_a_schema_1_database_opens_migrated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_earlier_servers_database_opens_migrated(tmp_path: Path, version: int) -> None:
+    """Schema 1 (no updated_at) and 2 (updated_at, written by the server of round 2 before the
+    backends) carry no application_id marker: they are recognised by their tables and migrated."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
+    updated = ", updated_at TEXT NOT NULL DEFAULT ''" if version == 2 else ""
     conn.executescript(
-        """
-        CREATE TABLE sessions (sid TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL, created TEXT NOT NULL);
+        f"""
+        CREATE TABLE sessions (sid TEXT PRIMARY KEY, owner TEXT NOT NULL, meta TEXT NOT NULL, created TEXT NOT NULL
+                               {updated});
         CREATE TABLE events (sid TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, ts TEXT NOT NULL,
                              data TEXT NOT NULL, PRIMARY KEY (sid, seq)) WITHOUT ROWID;
-        PRAGMA user_version=1;
+        PRAGMA user_version={version};
         """
     )
     conn.execute(
-        "INSERT INTO sessions VALUES (?, 'owner', '{\"flow_id\":\"old\"}', '2025-01-01T00:00:00+00:00')", (sid_of(5),)
+        "INSERT INTO sessions (sid, owner, meta, created) VALUES (?, 'owner', '{\"flow_id\":\"old\"}', ?)",
+        (sid_of(5), "2025-01-01T00:00:00+00:00"),
     )
+    if version == 2:
+        conn.execute("UPDATE sessions SET updated_at = '2025-06-01T00:00:00.000000+00:00'")
     conn.execute("INSERT INTO events VALUES (?, 1, 'start', 't', '{}')", (sid_of(5),))
     conn.commit()
     conn.close()
 
-    db = ServerDB(path)
-    try:
-        rows = db.list_sessions("owner", None, 10)
-        assert [(r.sid, r.last_seq, r.updated_at, r.meta["flow_id"]) for r in rows] == [
-            (sid_of(5), 1, "2025-01-01T00:00:00+00:00", "old")
-        ]
-        assert db.events(sid_of(5), "owner", 0, 10)[0]["type"] == "start"
-    finally:
-        db.close()
+    async def read() -> tuple[list[StoredSession], list[tuple[int, str, str, str]]]:
+        backend = make_backend(path)
+        await backend.open()
+        try:
+            return await backend.list_sessions("owner", None, 10), await backend.events(sid_of(5), "owner", 0, 10)
+        finally:
+            await backend.close()
+
+    prepare_database(path)
+    rows, events = asyncio.run(read())
+    stamp = "2025-06-01T00:00:00.000000+00:00" if version == 2 else "2025-01-01T00:00:00+00:00"
+    assert [(r.sid, r.last_seq, r.updated_at, r.meta["flow_id"]) for r in rows] == [(sid_of(5), 1, stamp, "old")]
+    assert events[0][1] == "start"
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert check.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     check.close()
-    ServerDB(path).close()  # opening a migrated file again is a no-op
+    prepare_database(path)  # preparing a migrated file again is a no-op

@@ -32,3 +32,21 @@ def test_tiny_benchmarks_print_every_key_as_last_json_line(tmp_path: Path) -> No
     assert result["drain_left"] == 0
     assert "step_commit_p50_ms" in done.stdout.split(lines[-1])[0]  # the table came first
     assert list(tmp_path.iterdir()) == []  # temporary stores cleaned up
+
+
+def test_tiny_server_benchmark_ends_with_its_four_keys(tmp_path: Path) -> None:
+    """The server load benchmark end to end on SQLite at toy sizes: it starts and stops its own
+    servers and clients on 127.0.0.1, checks exactly-once after each part, cleans up."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "server", "--sizes", "tiny", "--tmp", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("server_posts_s_50", "server_p99_ms_200", "server_vs_bare_asgi", "server_real_clients_timeouts_200"):
+        assert isinstance(result[key], (int, float)), key
+    assert result["server_db"] == "sqlite" and result["server_real_clients_left"] == 0
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,7 @@
-"""The sync server: Sync protocol v1 over HTTP, SQLite (WAL) underneath.
+"""The sync server: Sync protocol v1 over HTTP, on SQLite (WAL) or PostgreSQL.
 
-`create_app(db_path, tokens)` builds the ASGI app; `run_server` and `ServerThread` run it.
+`create_app(db, tokens)` builds the ASGI app; `run_server` and `ServerThread` run it;
+`backend.Backend` is what a database offers the app (sqlite_backend, pg_backend).
 """
 
 from tui.server.app import create_app

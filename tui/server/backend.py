@@ -1,0 +1,177 @@
+"""What every server database offers the HTTP layer, and the batch rules they share.
+
+Two backends implement `Backend`: SQLite (`sqlite_backend.py`, the default and the demo's store)
+and PostgreSQL (`pg_backend.py`, for several workers or several servers). The app only ever
+calls these coroutines, so an endpoint added once works on both.
+
+Rows travel as `EventRow` tuples `(seq, type, ts, data_json)`: `data_json` is the event's `data`
+object as the JSON text the client sent. It is stored and served as that text, never decoded and
+re-encoded on the hot path. Identical resends are recognised by their text, or, when the text
+differs only in spacing or key order, by the decoded values (`same_event`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from tui.errors import SteadyChatError
+
+EventRow = tuple[int, str, str, str]
+"""(seq, type, ts, data as JSON text)."""
+
+ERR_DIVERGED = "diverged"
+ERR_GAP = "gap"
+
+
+class ServerDatabaseError(SteadyChatError):
+    """The server database cannot be used (not ours, newer schema, unreachable); one line, exit 2."""
+
+
+class NotFound(Exception):
+    """Unknown session, or a session of another owner (the two are indistinguishable)."""
+
+
+class Rejected(Exception):
+    """A 409: the batch or meta does not fit what the server holds; `acked_seq` is its last seq."""
+
+    def __init__(self, error: str, acked_seq: int) -> None:
+        super().__init__(f"{error} (server holds up to {acked_seq})")
+        self.error = error
+        self.acked_seq = acked_seq
+
+
+class Unavailable(Exception):
+    """The database is busy or unreachable right now: 503 with Retry-After."""
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A registered session: its meta (flow_id, flow_hash, device_id, created_at), last seq held,
+    and when it last changed (UTC ISO-8601, microseconds, so it sorts as text)."""
+
+    sid: str
+    meta: dict[str, Any]
+    last_seq: int
+    updated_at: str
+
+
+class Backend(Protocol):
+    """One server database as seen by one worker process. Every method is a coroutine.
+
+    `owner` is the sha256 hex of the caller's token: a session belongs to the token that created
+    it, and another owner's session raises NotFound exactly like an unknown one.
+    """
+
+    description: str
+
+    async def open(self) -> None:
+        """Connect (pool, connection) and check the schema version; no schema change here."""
+
+    async def close(self) -> None:
+        """Release every connection (idempotent)."""
+
+    async def register(self, sid: str, owner: str, meta_text: str) -> tuple[bool, StoredSession]:
+        """Create the session with its canonical meta JSON, or confirm it: (created, session).
+        Other meta → Rejected("diverged")."""
+        ...
+
+    async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
+        """Store one session's contiguous batch in one transaction; return the acked seq.
+        `body`, when given, is the validated request body `{"events": [...]}` the batch was
+        parsed from, exactly; a backend may store from it instead of from `batch`."""
+        ...
+
+    async def get_session(self, sid: str, owner: str) -> StoredSession:
+        """The session's meta and last seq."""
+        ...
+
+    async def events(self, sid: str, owner: str, after: int, limit: int) -> list[EventRow]:
+        """Events with seq > after, ascending, at most `limit`."""
+        ...
+
+    async def list_sessions(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
+        """The owner's sessions, most recently updated first (ties by sid, descending), at most
+        `limit`, after the cursor `before` when given (see `parse_cursor`)."""
+        ...
+
+
+def cursor_of(session: StoredSession) -> str:
+    """The `before` value that continues a listing after this session: `UPDATED_AT,SID`."""
+    return f"{session.updated_at},{session.sid}"
+
+
+def parse_cursor(before: str) -> tuple[str, str | None]:
+    """`UPDATED_AT,SID` (strictly after that session in listing order, so sessions updated in the
+    same instant are neither skipped nor repeated) or a bare `UPDATED_AT` (updated strictly
+    before it) → (stamp, sid or None)."""
+    stamp, _, sid = before.partition(",")
+    return stamp, sid or None
+
+
+def now_text() -> str:
+    """The server's clock as sortable text (UTC, microseconds)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_meta(meta: dict[str, Any]) -> str:
+    """The one text form of a session's meta (sorted keys, compact), so equal metas compare equal."""
+    return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def same_event(stored: EventRow, sent: EventRow) -> bool:
+    """Is `sent` a resend of `stored`? Same text is the fast answer; else compare decoded data."""
+    if stored == sent:
+        return True
+    if stored[:3] != sent[:3]:
+        return False
+    return bool(orjson.loads(stored[3]) == orjson.loads(sent[3]))
+
+
+def plan_batch(last_seq: int, batch: list[EventRow], stored: list[EventRow]) -> list[EventRow]:
+    """The rows of `batch` to insert, given the session's `last_seq` and the stored rows that
+    overlap the batch (seq first..min(last_seq, batch end)). Raises Rejected on a gap or a
+    divergence: then nothing may be written."""
+    first = batch[0][0]
+    if first > last_seq + 1:
+        raise Rejected(ERR_GAP, last_seq)
+    if first <= last_seq:
+        overlap = batch[: len(stored)]
+        if len(stored) != min(len(batch), last_seq - first + 1) or not all(
+            same_event(old, new) for old, new in zip(stored, overlap, strict=True)
+        ):
+            raise Rejected(ERR_DIVERGED, last_seq)
+        return batch[len(stored) :]
+    return batch
+
+
+def is_postgres(target: str | Path) -> bool:
+    """Does `--db` name a PostgreSQL database rather than a SQLite file?"""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def make_backend(target: str | Path) -> Backend:
+    """The backend for `--db`: a postgresql:// DSN or a SQLite file path."""
+    if is_postgres(target):
+        from tui.server.pg_backend import PostgresBackend
+
+        return PostgresBackend(str(target))
+    from tui.server.sqlite_backend import SQLiteBackend
+
+    return SQLiteBackend(Path(target))
+
+
+def prepare_database(target: str | Path) -> str:
+    """Check the database is ours (or new), then create or migrate its schema, once, before any
+    worker starts. Returns a short description for the start-up line. ServerDatabaseError else."""
+    if is_postgres(target):
+        from tui.server.pg_backend import prepare_postgres
+
+        return prepare_postgres(str(target))
+    from tui.server.sqlite_backend import prepare_sqlite
+
+    return prepare_sqlite(Path(target))
