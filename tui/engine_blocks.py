@@ -448,7 +448,8 @@ def set_variable_value(
         return dated_value(kind, now, substitute(options.get("timeZone") or "", scope))
     if kind == "Custom":
         expression = options.get("expressionToEvaluate")
-        return evaluate_expression(expression, scope) if expression else None
+        on_client = bool(options.get("isExecutedOnClient"))
+        return evaluate_expression(expression, scope, on_client=on_client) if expression else None
     if kind == "Append value(s)":
         item = substitute(options.get("item") or "", scope)
         return append_value(scope.get_by_id(options["variableId"]), item)
