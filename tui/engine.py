@@ -93,6 +93,7 @@ class _Run:
     events: list[Emitted] = field(default_factory=list)
     terminal: Emitted | None = None
     blocks_run: int = 0
+    refused: set[str] = field(default_factory=set)  # variables whose too-large value was noted
 
     @property
     def flow(self) -> Flow:
@@ -452,9 +453,16 @@ def _set(run: _Run, variable_id: str | None, value: Any) -> None:
         return
     stored = to_stored_value(value)
     if _text_size(stored) > VALUE_LIMIT_CHARS:
-        run.note(f"refused: the new value of {variable.name} is over 1 MiB; it keeps its old value")
+        _refuse(run, variable.name)
         return
     run.state.variables[variable.id] = stored
+
+
+def _refuse(run: _Run, name: str) -> None:
+    """Note a refused value once per variable and step (a loop would repeat it 500 times)."""
+    if name not in run.refused:
+        run.refused.add(name)
+        run.note(f"refused: the new value of {name} is over 1 MiB; it keeps its old value")
 
 
 def _text_size(value: VariableValue) -> int:
@@ -777,8 +785,8 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
             next_counter=lambda: _next_counter(run),
         )
     except ValueTooLarge:
-        name = run.scope().variable_by_id(variable_id)
-        run.note(f"refused: the new value of {name.name if name else variable_id} is over 1 MiB; it keeps its old value")
+        variable = run.scope().variable_by_id(variable_id)
+        _refuse(run, variable.name if variable else variable_id)
         return _follow(block)
     _set(run, variable_id, value)
     return _follow(block)

@@ -39,6 +39,7 @@ TIME_LIMIT_S = 1.0
 MEMORY_LIMIT_BYTES = 64 * 1024 * 1024
 VALUE_LIMIT_CHARS = 1024 * 1024  # 1 MiB of text: the most a script may hand back
 
+_BIG_EXCHANGE = 256 * 1024
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
@@ -159,7 +160,8 @@ _HARNESS = r"""
     try {
       fn = new AsyncFunction("setVariable", ...req.names, req.body);
     } catch (err) {
-      return JSON.stringify({ ok: false, error: String(err) });
+      outcome = JSON.stringify({ ok: false, error: describe(err), sets });
+      return null;
     }
     const settle = (ok, payload) => {
       cleanGlobals();
@@ -214,6 +216,7 @@ class _Engine:
 
         self.racer = MiniRacer()
         self.racer.eval(_HARNESS)
+        self.run_function: Any = self.racer.eval("__sc_run")
         atexit.register(self.close)
 
     def close(self) -> None:
@@ -223,13 +226,23 @@ class _Engine:
         from py_mini_racer import JSOOMException, JSTimeoutException
 
         try:
+            # The soft limit makes V8 collect garbage early, so the hard limit (which ends the
+            # script) is reached by a script's live data, not by its predecessors' garbage.
+            self.racer.set_soft_memory_limit(MEMORY_LIMIT_BYTES // 2)
             self.racer.set_hard_memory_limit(MEMORY_LIMIT_BYTES)
-            self.racer.eval(f"__sc_run({json.dumps(request)})", timeout_sec=TIME_LIMIT_S)
+            if len(request) > _BIG_EXCHANGE:  # a big text goes in as a value, not as source to compile
+                self.run_function(request, timeout_sec=TIME_LIMIT_S)
+            else:
+                self.racer.eval(f"__sc_run({json.dumps(request)})", timeout_sec=TIME_LIMIT_S)
             text = self.racer.eval("__sc_result()", timeout_sec=TIME_LIMIT_S)
         except JSTimeoutException as exc:
             raise ScriptRunaway(f"ran longer than {TIME_LIMIT_S:g} s") from exc
         except JSOOMException as exc:
             raise ScriptRunaway(f"used more than {MEMORY_LIMIT_BYTES // (1024 * 1024)} MB") from exc
+        if len(request) + len(str(text)) > _BIG_EXCHANGE:
+            # Large texts crossed the boundary: collect now, so garbage from one evaluation
+            # never counts against the next one's memory limit.
+            self.racer.low_memory_notification()
         return str(text)
 
 
