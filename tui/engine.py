@@ -783,6 +783,7 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
             seed=run.state.seed,
             transcript=run.state.transcript or [],
             next_counter=lambda: _next_counter(run),
+            note=run.note,
         )
     except ValueTooLarge:
         variable = run.scope().variable_by_id(variable_id)

@@ -462,7 +462,7 @@ def test_set_variable_client_side_runs_here() -> None:
     # error fallback (the substituted text) is stored.
     fb = FB()
     url = fb.var("URL", "keep")
-    bmi = fb.var("BMI", "25.71")
+    fb.var("BMI", "25.71")
     label = fb.var("Label")
     code = "if ({{BMI}} < 25) return 'Normal'\nelse if ({{BMI}} < 30) return 'Sobrepeso'\nreturn 'Obesidade'"
     fb.group(
@@ -472,7 +472,11 @@ def test_set_variable_client_side_runs_here() -> None:
         text("{{URL}} {{Label}}"),
     )
     fb.start("A")
-    assert play(fb.build())[1] == ["bot: location.href Sobrepeso", "end"]
+    assert play(fb.build())[1] == [
+        "note: client script failed (Set variable URL): ReferenceError: location is not defined; its text is stored",
+        "bot: location.href Sobrepeso",
+        "end",
+    ]
 
 
 def test_transcript_variable() -> None:
@@ -822,6 +826,7 @@ def test_corpus_link_typebots() -> None:
         "input: text",
         "answer: hi",
         "bot: First test message",
+        "note: client script failed (Set variable URL): ReferenceError: location is not defined; its text is stored",
         "input: text",
         "answer: there",
         "bot: Cheers!",

@@ -51,9 +51,10 @@ def test_nothing_survives_between_evaluations() -> None:
 
 
 def test_no_io_and_no_host_objects() -> None:
-    assert run("return [typeof fetch, typeof require, typeof process, typeof setTimeout, typeof window]") == [
-        "undefined"
-    ] * 5
+    assert (
+        run("return [typeof fetch, typeof require, typeof process, typeof setTimeout, typeof window]")
+        == ["undefined"] * 5
+    )
 
 
 def test_parameters_and_undefined() -> None:
@@ -125,7 +126,9 @@ def test_client_side_result_goes_through_json() -> None:
 
 
 def test_set_variable_calls_are_collected() -> None:
-    result = run_code("setVariable('Name', {{Score}} * 2); setVariable('Other', [1])", scope({"vscore": "4"}), add_return=False)
+    result = run_code(
+        "setVariable('Name', {{Score}} * 2); setVariable('Other', [1])", scope({"vscore": "4"}), add_return=False
+    )
     assert result.result.set_calls == [("Name", 8), ("Other", [1])]
 
 
@@ -141,7 +144,22 @@ def test_deep_nesting_is_one_error_not_a_crash() -> None:
 
 @pytest.mark.parametrize(
     "code",
-    ["0", "42", "-7", "2.50", "1e3", "1e400", "-0", "0.1", "98765432198765432198", "he", "Promoter", "billing", "x_1", "$a"],
+    [
+        "0",
+        "42",
+        "-7",
+        "2.50",
+        "1e3",
+        "1e400",
+        "-0",
+        "0.1",
+        "98765432198765432198",
+        "he",
+        "Promoter",
+        "billing",
+        "x_1",
+        "$a",
+    ],
 )
 def test_fast_paths_match_the_engine(code: str) -> None:
     fast = evaluate_expression(code, scope())

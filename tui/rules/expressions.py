@@ -15,6 +15,7 @@ number literal, and a bare name that is not a JavaScript global (a ReferenceErro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,11 +59,18 @@ class CodeRun:
     fallback: str
 
 
-def evaluate_expression(expr: str | None, scope: Scope, *, on_client: bool = False) -> VariableValue:
+def evaluate_expression(
+    expr: str | None,
+    scope: Scope,
+    *,
+    on_client: bool = False,
+    on_error: Callable[[str], None] | None = None,
+) -> VariableValue:
     """The value Typebot stores for a Custom Set-variable expression (see the module doc).
 
     `on_client`: Typebot's web client runs the code and sends back `safeStringify(result)`,
     which the server stores through `safeJsonParse` (so "12" comes back as the number 12).
+    `on_error` hears the JavaScript error when the fallback text is stored.
     Raises ValueTooLarge, or ScriptRunaway past the engine's limits.
     """
     code = expr or ""
@@ -80,6 +88,8 @@ def evaluate_expression(expr: str | None, scope: Scope, *, on_client: bool = Fal
     if run.result.too_large:
         raise ValueTooLarge
     if run.result.error is not None:
+        if on_error is not None:
+            on_error(run.result.error)
         return to_stored_value(run.fallback)
     if on_client:
         return to_stored_value(_through_client(run.result.value))
