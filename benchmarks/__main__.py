@@ -56,6 +56,11 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
         _log("steadychat test: 100 cases of the bundled flows, in process ...")
         results.update(measure_chat_tests(tmp / "chat"))
 
+    from benchmarks.first_output import measure_first_output
+
+    _log("play: process start to first output ...")
+    results.update(measure_first_output(runs=1 if sizes_name == "tiny" else 5))
+
     judged = sizes_name != "tiny"
     results["goals_met"] = evaluate(results, judged)
     results["all_goals_met"] = all(results["goals_met"].values()) if judged else None

@@ -39,6 +39,7 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("chat_test_100_cases_cpu_s", "steadychat test, 100 cases: CPU time (stable under load)", "s"),
     ("chat_test_floor_s", "the same 100 conversations through bare Session calls", "s"),
     ("chat_test_vs_session_floor", "steadychat test / that floor", "x"),
+    ("play_first_output_ms", "`play flows/demo.yaml`: process start to first output (fresh store)", "ms"),
 ]
 
 
