@@ -222,8 +222,19 @@ class _Engine:
     def close(self) -> None:
         self.racer.close()
 
+    def _collect(self) -> None:
+        try:
+            self.racer.low_memory_notification()
+        except Exception:  # collecting is an optimisation; a failure must not hide the real one
+            pass
+
     def run(self, request: str) -> str:
-        from py_mini_racer import JSOOMException, JSTimeoutException
+        from py_mini_racer._exc import (
+            JSOOMException,
+            JSTerminatedException,
+            JSTimeoutException,
+            MiniRacerBaseException,
+        )
 
         try:
             # The soft limit makes V8 collect garbage early, so the hard limit (which ends the
@@ -236,9 +247,13 @@ class _Engine:
                 self.racer.eval(f"__sc_run({json.dumps(request)})", timeout_sec=TIME_LIMIT_S)
             text = self.racer.eval("__sc_result()", timeout_sec=TIME_LIMIT_S)
         except JSTimeoutException as exc:
+            self._collect()
             raise ScriptRunaway(f"ran longer than {TIME_LIMIT_S:g} s") from exc
-        except JSOOMException as exc:
+        except (JSOOMException, JSTerminatedException) as exc:  # V8 ends a script at the heap limit
+            self._collect()  # the hog's garbage must not count against the next script
             raise ScriptRunaway(f"used more than {MEMORY_LIMIT_BYTES // (1024 * 1024)} MB") from exc
+        except MiniRacerBaseException as exc:  # anything else the engine reports: a script error
+            return json.dumps({"ok": False, "error": f"Error: {exc}"})
         if len(request) + len(str(text)) > _BIG_EXCHANGE:
             # Large texts crossed the boundary: collect now, so garbage from one evaluation
             # never counts against the next one's memory limit.
