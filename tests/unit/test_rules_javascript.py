@@ -177,3 +177,26 @@ def test_fast_path_names_cover_every_name_the_engine_resolves() -> None:
         " return [...out]"
     )
     assert set(names) <= ENGINE_NAMES  # type: ignore[arg-type]
+
+
+def test_inside_a_running_asyncio_loop_limits_still_work_and_the_process_exits() -> None:
+    """The TUI steps the engine on its asyncio loop: mini-racer must not adopt that loop."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio\n"
+        "from datetime import datetime, UTC\n"
+        "from tui.rules.javascript import ScriptRunaway, run_script\n"
+        "async def main():\n"
+        "    now = datetime(2024, 1, 1, tzinfo=UTC)\n"
+        "    print(run_script('return 1 + 1', [], now=now, seed_text='x').value)\n"
+        "    try:\n"
+        "        run_script('while (true) {}', [], now=now, seed_text='x')\n"
+        "    except ScriptRunaway as exc:\n"
+        "        print(exc.reason)\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["2", "ran longer than 1 s"]
