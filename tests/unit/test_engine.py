@@ -937,3 +937,22 @@ def test_linked_flow_variables_do_not_leak_ids() -> None:
     state = engine.start(fb.build(), now=NOW, seed=1).state
     assert state.variables == {"v:Name": "Zed"}
     assert state.link_stack == [] and state.link_frames == []
+
+
+def test_scripts_replay_identically() -> None:
+    """Replay feeds the same seed and event times: scripts must compute the same values."""
+    fb = FB()
+    r = fb.var("R")
+    d = fb.var("D")
+    fb.group(
+        "A",
+        block("Set variable", variableId=r, expressionToEvaluate="Math.floor(Math.random() * 1e9)"),
+        block("Set variable", variableId=d, expressionToEvaluate="new Date().toISOString()"),
+        text("{{R}} {{D}}"),
+    )
+    fb.start("A")
+    flow = fb.build()
+    first = lines(engine.start(flow, now=NOW, seed=1).events)
+    assert first == lines(engine.start(flow, now=NOW, seed=1).events)
+    assert first != lines(engine.start(flow, now=NOW, seed=2).events)
+    assert first[0].endswith(" 2024-05-06T14:30:15.123Z")  # the step's now, milliseconds kept
