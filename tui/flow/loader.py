@@ -8,6 +8,7 @@ ours. The `validate` command runs `load_flow` then `check_flow`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tui.errors import FlowError
 from tui.flow.model import Flow
@@ -77,7 +78,7 @@ def _check_edge_target(flow: Flow, edge_id: str, group_id: str, block_id: str | 
         raise FlowError(f"edge {edge_id!r} points to a missing block {block_id!r} of group {group.title!r}", path=path)
 
 
-def _check_jump(flow: Flow, block_type: str, options: dict, where: str) -> str | None:
+def _check_jump(flow: Flow, block_type: str, options: dict[str, Any], where: str) -> str | None:
     """A Jump names a group id, or `{{Var}}` (a group title chosen at run time)."""
     if block_type != "Jump":
         return None
