@@ -63,6 +63,11 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
         _log("tui answer: Enter → next input, ours vs a minimal Textual app ...")
         results.update(measure_tui_answer(sizes, tmp / "tui", write_flow(tmp / "tui")))
 
+    from benchmarks.first_output import measure_first_output
+
+    _log("play: process start to first output ...")
+    results.update(measure_first_output(runs=1 if sizes_name == "tiny" else 5))
+
     judged = sizes_name != "tiny"
     results["goals_met"] = evaluate(results, judged)
     results["all_goals_met"] = all(results["goals_met"].values()) if judged else None

@@ -42,6 +42,7 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("chat_test_vs_session_floor", "steadychat test / that floor", "x"),
     ("tui_answer_ms_p50", "TUI answer: Enter → next input focused, CPU p50", "ms"),
     ("tui_floor_answer_ms_p50", "minimal Textual app: Enter → input cleared, CPU p50", "ms"),
+    ("play_first_output_ms", "`play flows/demo.yaml`: process start to first output (fresh store)", "ms"),
 ]
 
 

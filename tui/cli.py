@@ -111,7 +111,8 @@ def main() -> None:
 @click.argument("flows", nargs=-1, required=True, type=click.Path(path_type=Path))
 @reports_errors
 def validate(flows: tuple[Path, ...]) -> None:
-    """Check flow files; print `file:line: what is wrong` for the first error of each."""
+    """Check flow files; print `file:line: what is wrong` for the first error of each, and
+    `file:line: warning: ...` for what Typebot accepts but stops at (exit 0)."""
     from tui.errors import FlowError
     from tui.flow.loader import check_flow, load_flow
 
@@ -119,11 +120,14 @@ def validate(flows: tuple[Path, ...]) -> None:
     for path in map(flow_argument, flows):
         try:
             flow = load_flow(path)
-            check_flow(flow)
+            warnings = check_flow(flow, path=str(path))
         except FlowError as exc:
-            click.echo(str(exc), err=True)
+            line = str(exc)
+            click.echo(line if line.startswith(str(path)) else f"{path}: {line}", err=True)
             failed += 1
             continue
+        for warning in warnings:
+            click.echo(warning, err=True)
         click.echo(f"{path}: ok ({flow.name}: {len(flow.groups)} groups)")
     if failed:
         sys.exit(2)

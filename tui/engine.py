@@ -23,10 +23,12 @@ from datetime import datetime
 from typing import Any
 
 from tui import engine_blocks as eb
-from tui.errors import EngineError
+from tui.errors import EngineError, ScriptStoppedError
 from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
 from tui.rules.answers import Fail, Skip, Success, validate_answer
 from tui.rules.conditions import evaluate_condition
+from tui.rules.expressions import ValueTooLarge, run_code
+from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway
 from tui.rules.variables import Scope, substitute, to_stored_value
 from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue
 
@@ -34,6 +36,14 @@ MAX_BLOCKS_PER_STEP = 1000
 LIMIT_MESSAGE = (
     f"stopped: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting for input (a loop without an input?)"
 )
+
+
+def limit_message(group_title: str) -> str:
+    """The step-limit line, naming the group where the walk was when it stopped."""
+    return (
+        f"stopped in group {group_title!r}: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting"
+        " for input (a loop without an input?)"
+    )
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,20 @@ class _Run:
     events: list[Emitted] = field(default_factory=list)
     terminal: Emitted | None = None
     blocks_run: int = 0
+    refused: set[str] = field(default_factory=set)  # variables whose too-large value was noted
 
     @property
     def flow(self) -> Flow:
         return _flow_for(self.root, self.flow_key)
 
     def scope(self) -> Scope:
-        return Scope(self.flow.variables, self.state.variables)
+        return Scope(self.flow.variables, self.state.variables, now=self.now, next_seed=self.script_seed)
+
+    def script_seed(self) -> str:
+        """A script's Math.random seed: the session seed and the next counter (replays match)."""
+        counter = self.state.rng_counter
+        self.state.rng_counter += 1
+        return f"{self.state.seed}:script:{counter}"
 
     def emit(self, type_: str, **data: Any) -> None:
         self.events.append(Emitted(type=type_, data=data))  # type: ignore[arg-type]
@@ -111,7 +128,8 @@ class _Run:
 
 def start(flow: Flow, *, now: datetime, seed: int, prefilled: dict[str, str] | None = None) -> StepResult:
     """Begin a conversation at the start event and run until the first input (or the end)."""
-    state = EngineState(seed=seed, variables={v.id: v.value for v in flow.variables})
+    # Only declared values: a variable never set is absent, which scripts see as `undefined`.
+    state = EngineState(seed=seed, variables={v.id: v.value for v in flow.variables if v.value is not None})
     for name, value in (prefilled or {}).items():
         variable = flow.variable_by_name(name)
         if variable is not None:
@@ -216,11 +234,11 @@ def _end(run: _Run) -> None:
     run.terminal = Emitted(type="end", data={})
 
 
-def _limit_reached(run: _Run) -> _Stop:
+def _limit_reached(run: _Run, group: Group) -> _Stop:
     """Stop a runaway step (a loop without an input): error event, session completed."""
     state = run.state
     state.status, state.waiting, state.input, state.pending_reply = "completed", None, None, None
-    run.terminal = Emitted(type="error", data={"text": LIMIT_MESSAGE})
+    run.terminal = Emitted(type="error", data={"text": limit_message(group.title or group.id)})
     return STOP
 
 
@@ -361,7 +379,7 @@ def _run_group(run: _Run, at: Pointer) -> Next:
     next_edge: str | None = None
     for index in range(at.block_index, len(group.blocks)):
         if run.blocks_run >= MAX_BLOCKS_PER_STEP:
-            return _limit_reached(run)
+            return _limit_reached(run, group)
         run.blocks_run += 1
         block = group.blocks[index]
         next_edge = block.outgoing_edge_id
@@ -384,7 +402,12 @@ def _execute(run: _Run, block: Block, group: Group, index: int) -> Outcome:
         return CONTINUE
     handler = _LOGIC.get(block.type)
     if handler is not None:
-        return handler(run, block, group, index)
+        try:
+            return handler(run, block, group, index)
+        except ScriptRunaway as exc:
+            # Nothing of this step is committed: the session stays at its last input.
+            where = f"{block.type} block {block.id} in group {group.title or group.id!r}"
+            raise ScriptStoppedError(f"stopped: the script of the {where} {exc.reason}") from exc
     return _skipped_integration(run, block, group, index)
 
 
@@ -423,9 +446,29 @@ def _record_transcript(run: _Run, entry: dict[str, str] | None) -> None:
 
 
 def _set(run: _Run, variable_id: str | None, value: Any) -> None:
-    """Store a value the way Typebot does (stringified, "" -> None); unknown ids are ignored."""
-    if variable_id and any(v.id == variable_id for v in run.flow.variables):
-        run.state.variables[variable_id] = to_stored_value(value)
+    """Store a value the way Typebot does (stringified, "" -> None); unknown ids are ignored.
+    A value over 1 MiB of text is refused with a note (a doubling loop cannot eat the memory)."""
+    variable = next((v for v in run.flow.variables if v.id == variable_id), None) if variable_id else None
+    if variable is None:
+        return
+    stored = to_stored_value(value)
+    if _text_size(stored) > VALUE_LIMIT_CHARS:
+        _refuse(run, variable.name)
+        return
+    run.state.variables[variable.id] = stored
+
+
+def _refuse(run: _Run, name: str) -> None:
+    """Note a refused value once per variable and step (a loop would repeat it 500 times)."""
+    if name not in run.refused:
+        run.refused.add(name)
+        run.note(f"refused: the new value of {name} is over 1 MiB; it keeps its old value")
+
+
+def _text_size(value: VariableValue) -> int:
+    if isinstance(value, list):
+        return sum(len(item or "") + 3 for item in value)
+    return len(value or "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,10 +666,23 @@ def _redirect(run: _Run, block: Block, group: Group, index: int) -> Outcome:
 
 
 def _code(run: _Run, block: Block, group: Group, index: int) -> Outcome:
-    """Scripts cannot run here: say so and go on."""
-    name = block.options.get("name") or "Script"
-    where = "client script" if block.options.get("isExecutedOnClient", True) else "script"
-    run.note(f"skipped {where}: {name}")
+    """Run the script (server- or client-side: the terminal is the client); its
+    `setVariable(name, value)` calls update variables by name. An error is noted, and the flow
+    goes on, as in Typebot (which only logs it)."""
+    content = block.options.get("content") or ""
+    if not content:
+        return _follow(block)
+    on_client = block.options.get("isExecutedOnClient", True)
+    if on_client:
+        content = content.replace("<script>", "").replace("</script>", "")
+    result = run_code(content, run.scope(), add_return=False).result
+    for name, value in result.set_calls:
+        variable = run.flow.variable_by_name(name)
+        if variable is not None:
+            _set(run, variable.id, value)
+    if result.error is not None:
+        label = block.options.get("name") or "Script"
+        run.note(f"script {label} failed: {result.error}")
     return _follow(block)
 
 
@@ -710,9 +766,6 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     if not variable_id:
         return _follow(block)
     kind = options.get("type") or "Custom"
-    if kind == "Custom" and options.get("isExecutedOnClient") and options.get("expressionToEvaluate"):
-        run.note("skipped client script: Set variable")
-        return _follow(block)
     if not any(v.id == variable_id for v in run.flow.variables):
         return _follow(block)
     if kind in ("Pop", "Shift"):
@@ -721,15 +774,21 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
             _set(run, options["saveItemInVariableId"], item)
         _set(run, variable_id, new_list)
         return _follow(block)
-    value = eb.set_variable_value(
-        kind,
-        options,
-        run.scope(),
-        now=run.now,
-        seed=run.state.seed,
-        transcript=run.state.transcript or [],
-        next_counter=lambda: _next_counter(run),
-    )
+    try:
+        value = eb.set_variable_value(
+            kind,
+            options,
+            run.scope(),
+            now=run.now,
+            seed=run.state.seed,
+            transcript=run.state.transcript or [],
+            next_counter=lambda: _next_counter(run),
+            note=run.note,
+        )
+    except ValueTooLarge:
+        variable = run.scope().variable_by_id(variable_id)
+        _refuse(run, variable.name if variable else variable_id)
+        return _follow(block)
     _set(run, variable_id, value)
     return _follow(block)
 

@@ -438,6 +438,7 @@ def set_variable_value(
     seed: int,
     transcript: list[dict[str, str]],
     next_counter: Callable[[], int],
+    note: Callable[[str], None] = lambda _text: None,
 ) -> Any:
     """The value a Set variable block computes for its type (None clears the variable).
 
@@ -448,7 +449,19 @@ def set_variable_value(
         return dated_value(kind, now, substitute(options.get("timeZone") or "", scope))
     if kind == "Custom":
         expression = options.get("expressionToEvaluate")
-        return evaluate_expression(expression, scope) if expression else None
+        on_client = bool(options.get("isExecutedOnClient"))
+        if not expression:
+            return None
+        variable = scope.variable_by_id(options["variableId"])
+        name = variable.name if variable else options["variableId"]
+
+        def client_failed(error: str) -> None:
+            # A browser has `window`, `location`...; a terminal does not: say so (typebot-format §11).
+            note(f"client script failed (Set variable {name}): {error}; its text is stored")
+
+        return evaluate_expression(
+            expression, scope, on_client=on_client, on_error=client_failed if on_client else None
+        )
     if kind == "Append value(s)":
         item = substitute(options.get("item") or "", scope)
         return append_value(scope.get_by_id(options["variableId"]), item)

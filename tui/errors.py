@@ -4,6 +4,7 @@
     ├── FlowError            a flow file cannot be read or is invalid (file:line: what)
     │   └── UnsupportedFlowError   a Typebot export we cannot run (e.g. before June 2022)
     ├── EngineError          the flow misbehaves at run time (e.g. a loop without input)
+    │   └── ScriptStoppedError     a script ran past its time or memory limit (nothing committed)
     ├── StoreError           the local store file cannot be used (corrupt, locked, foreign, full)
     │   └── SessionBusyError another process drives this session
     ├── AnswerError          an answer refused before it is saved (too long, not text)
@@ -44,6 +45,11 @@ class EngineError(SteadyChatError):
     """The flow cannot go on (for instance a loop that never waits for input)."""
 
     exit_code = 1
+
+
+class ScriptStoppedError(EngineError):
+    """A Set variable or Code script ran past its limit; the step is not committed, so the
+    session stays at its last input and can be resumed."""
 
 
 class StoreError(SteadyChatError):

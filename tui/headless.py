@@ -194,7 +194,10 @@ def play_flow(
             except AnswerError as exc:
                 raise AnswerError(f"{reader.where()}: {exc}") from None
             printer(events)
-        failed = any(e.type == "error" for e in session.latest_turn())
+        errors = [e for e in session.latest_turn() if e.type == "error"]
+        failed = bool(errors)
+        for event in errors:  # e.g. the step limit: one line naming the group
+            err.write(f"steadychat: {event.data.get('text', 'stopped')}\n")
         if session.status != "active" and not as_json:
             err.write("steadychat: conversation complete\n" if not failed else "")
         return 1 if failed else 0

@@ -226,3 +226,30 @@ def test_click_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "missing.txt" in line and "--help" in line
+
+
+def test_validate_warns_on_a_jump_to_a_missing_group_and_exits_0(tmp_path: Path) -> None:
+    """Typebot imports these exports (10 of 88 templates); every line names the file."""
+    export = {
+        "version": "6",
+        "id": "t",
+        "name": "Jumpy",
+        "events": [{"id": "s", "type": "start", "outgoingEdgeId": "e1", "graphCoordinates": {"x": 0, "y": 0}}],
+        "groups": [
+            {
+                "id": "g1",
+                "title": "Group #1",
+                "graphCoordinates": {"x": 0, "y": 0},
+                "blocks": [{"id": "j", "type": "Jump", "options": {"groupId": "deleted-group"}}],
+            }
+        ],
+        "edges": [{"id": "e1", "from": {"eventId": "s"}, "to": {"groupId": "g1"}}],
+        "variables": [],
+    }
+    path = tmp_path / "jumpy.json"
+    path.write_text(json.dumps(export))
+    result = steadychat("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = (result.stderr + result.stdout).strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith(str(path)) for line in lines), lines
+    assert "warning: block j in group 'Group #1': jumps to a missing group 'deleted-group'" in result.stderr

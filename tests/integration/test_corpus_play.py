@@ -75,7 +75,7 @@ def test_linked_bots_run_through_three_exports(tmp_path: Path) -> None:
         "Hey!",
         "> hello",
         "First test message",
-        "[note: skipped client script: Set variable]",
+        "[note: client script failed (Set variable URL): ReferenceError: location is not defined; its text is stored]",
         "> world",
         "Cheers!",
         "test 3",

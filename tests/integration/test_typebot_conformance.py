@@ -265,6 +265,25 @@ A=[]
 Mapped=2 Env=web
 """,
     ),
+    # JavaScript, as evaluateSetVariableExpression / executeFunction / executeScript run it:
+    # statements, helper functions and `return` (client-side here: the terminal is the client);
+    # `return` added when absent; an unset variable is undefined (10 + undefined + 5 is NaN,
+    # stored as "null"); a leading-zero number text kept; on an error the substituted text;
+    # a CPF check returning true takes the condition's branch; Intl in V8; exactly {{X}} copies;
+    # dates in UTC; server Code with setVariable (unknown names ignored, lists stored as text
+    # items); client Code touching `window` fails with a note and the flow goes on.
+    (
+        "javascript",
+        [],
+        """\
+[note: script Widget failed: ReferenceError: window is not defined]
+BMI=Sobrepeso Doubled=150 Total=null Zip=0042
+Fallback=Hello Ada, welcome Valid=true Price=$1,234.50 Copy=75
+Dates=2024-01-15T09:30:00.000Z 9 Rand=true Inline=76
+Greeting=Olá Ada Count=["1","2"] Seen=undefined
+CPF confirmed
+""",
+    ),
     # Jump by group id, Return to the block after the Jump, Jump to a block, Return without
     # a mark goes on, Jump by title through a variable.
     (

@@ -457,16 +457,26 @@ def test_set_variable_map_item_with_same_index() -> None:
     assert engine.start(fb.build(), now=NOW, seed=1).state.variables[out] == "2"
 
 
-def test_set_variable_client_side_is_skipped() -> None:
+def test_set_variable_client_side_runs_here() -> None:
+    # The terminal is the client: the code runs; `location` does not exist here, so Typebot's
+    # error fallback (the substituted text) is stored.
     fb = FB()
     url = fb.var("URL", "keep")
+    fb.var("BMI", "25.71")
+    label = fb.var("Label")
+    code = "if ({{BMI}} < 25) return 'Normal'\nelse if ({{BMI}} < 30) return 'Sobrepeso'\nreturn 'Obesidade'"
     fb.group(
         "A",
         block("Set variable", variableId=url, isExecutedOnClient=True, expressionToEvaluate="location.href"),
-        text("{{URL}}"),
+        block("Set variable", variableId=label, isExecutedOnClient=True, expressionToEvaluate=code),
+        text("{{URL}} {{Label}}"),
     )
     fb.start("A")
-    assert play(fb.build())[1] == ["note: skipped client script: Set variable", "bot: keep", "end"]
+    assert play(fb.build())[1] == [
+        "note: client script failed (Set variable URL): ReferenceError: location is not defined; its text is stored",
+        "bot: location.href Sobrepeso",
+        "end",
+    ]
 
 
 def test_transcript_variable() -> None:
@@ -583,16 +593,22 @@ def test_redirect_code_and_integrations() -> None:
     fb.group(
         "A",
         block("Redirect", url="https://{{Site}}"),
-        block("Code", name="Script"),
-        block("Code", name="Server", isExecutedOnClient=False),
+        Block(id=_id("b"), type="Code", options={"name": "Script", "content": "window.alert('hi')"}),
+        Block(
+            id=_id("b"),
+            type="Code",
+            options={"name": "Server", "isExecutedOnClient": False, "content": "setVariable('Site', 'x.org')"},
+        ),
+        block("Code", name="Empty"),
+        text("{{Site}}"),
         block("OpenAI", edge=fb.to("B")),
     )
     fb.group("B", block("openai"), block("qr-code"), block("webhook"), block("Google Sheets"), text("done"))
     fb.start("A")
     assert play(fb.build())[1] == [
         "link: Open: https://example.org",
-        "note: skipped client script: Script",
-        "note: skipped script: Server",
+        "note: script Script failed: ReferenceError: window is not defined",
+        "bot: x.org",
         "note: skipped integration: OpenAI",
         "note: skipped integration: openai",
         "note: skipped integration: qr-code",
@@ -737,7 +753,7 @@ def test_step_limit_stops_a_loop_without_input() -> None:
     fb.start("A")
     result = engine.start(fb.build(), now=NOW, seed=1)
     assert result.events[-1].type == "error"
-    assert result.events[-1].data["text"].startswith("stopped: the flow ran 1000 blocks")
+    assert result.events[-1].data["text"].startswith("stopped in group 'A': the flow ran 1000 blocks")
     assert result.state.status == "completed" and result.state.waiting is None
     assert sum(1 for e in result.events if e.type == "message") == engine.MAX_BLOCKS_PER_STEP // 2
 
@@ -810,7 +826,7 @@ def test_corpus_link_typebots() -> None:
         "input: text",
         "answer: hi",
         "bot: First test message",
-        "note: skipped client script: Set variable",
+        "note: client script failed (Set variable URL): ReferenceError: location is not defined; its text is stored",
         "input: text",
         "answer: there",
         "bot: Cheers!",
@@ -921,3 +937,22 @@ def test_linked_flow_variables_do_not_leak_ids() -> None:
     state = engine.start(fb.build(), now=NOW, seed=1).state
     assert state.variables == {"v:Name": "Zed"}
     assert state.link_stack == [] and state.link_frames == []
+
+
+def test_scripts_replay_identically() -> None:
+    """Replay feeds the same seed and event times: scripts must compute the same values."""
+    fb = FB()
+    r = fb.var("R")
+    d = fb.var("D")
+    fb.group(
+        "A",
+        block("Set variable", variableId=r, expressionToEvaluate="Math.floor(Math.random() * 1e9)"),
+        block("Set variable", variableId=d, expressionToEvaluate="new Date().toISOString()"),
+        text("{{R}} {{D}}"),
+    )
+    fb.start("A")
+    flow = fb.build()
+    first = lines(engine.start(flow, now=NOW, seed=1).events)
+    assert first == lines(engine.start(flow, now=NOW, seed=1).events)
+    assert first != lines(engine.start(flow, now=NOW, seed=2).events)
+    assert first[0].endswith(" 2024-05-06T14:30:15.123Z")  # the step's now, milliseconds kept

@@ -133,7 +133,9 @@ def test_to_stored_value_applies_typebot_sanitising() -> None:
     assert to_stored_value("") is None
     assert to_stored_value(["", "a"]) == [None, "a"]
     assert to_stored_value(5) == "5"
-    assert to_stored_value("C:\\path") == "C:\\\\path"
+    # cleaned once: backslashes stay as written (they used to pile up as values chained)
+    assert to_stored_value("C:\\path") == "C:\\path"
+    assert to_stored_value(to_stored_value("\\d+")) == "\\d+"
     assert to_stored_value("line\\nok") == "line\\nok"
     assert to_stored_value("\ud800x") == "\ufffdx"
 

@@ -8,6 +8,7 @@ ours. The `validate` command runs `load_flow` then `check_flow`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tui.errors import FlowError
 from tui.flow.model import Flow
@@ -47,19 +48,26 @@ def _is_typebot(data: object) -> bool:
     return looks_like_typebot(data)
 
 
-def check_flow(flow: Flow, *, path: str | None = None) -> None:
-    """Raise FlowError for an edge to a group or block that does not exist, or a Jump to one.
+def check_flow(flow: Flow, *, path: str | None = None) -> list[str]:
+    """Raise FlowError for an edge to a group or block that does not exist; return warnings.
 
     An `outgoingEdgeId` naming no edge is not an error: Typebot ends the flow there, and real
-    exports carry such leftovers (corpus return.json)."""
+    exports carry such leftovers (corpus return.json). A Jump to a missing group or block is a
+    warning, not an error: Typebot imports such exports and only logs when the Jump is reached
+    (the flow stops there, here too)."""
+    warnings: list[str] = []
     for linked in flow.linked.values():
-        check_flow(linked, path=path)
+        warnings += check_flow(linked, path=path)
     for edge in flow.edges:
         _check_edge_target(flow, edge.id, edge.to.group_id, edge.to.block_id, path)
     for group in flow.groups:
         for block in group.blocks:
             where = f"block {block.id} in group {group.title!r}"
-            _check_jump(flow, block.type, block.options, where, block.line, path)
+            problem = _check_jump(flow, block.type, block.options, where)
+            if problem is not None:
+                place = f"{path}:{block.line}: " if path and block.line else (f"{path}: " if path else "")
+                warnings.append(f"{place}warning: {problem} (Typebot imports this; the flow stops there)")
+    return warnings
 
 
 def _check_edge_target(flow: Flow, edge_id: str, group_id: str, block_id: str | None, path: str | None) -> None:
@@ -70,16 +78,17 @@ def _check_edge_target(flow: Flow, edge_id: str, group_id: str, block_id: str | 
         raise FlowError(f"edge {edge_id!r} points to a missing block {block_id!r} of group {group.title!r}", path=path)
 
 
-def _check_jump(flow: Flow, block_type: str, options: dict, where: str, line: int | None, path: str | None) -> None:
+def _check_jump(flow: Flow, block_type: str, options: dict[str, Any], where: str) -> str | None:
     """A Jump names a group id, or `{{Var}}` (a group title chosen at run time)."""
     if block_type != "Jump":
-        return
+        return None
     group_id = options.get("groupId")
     if not isinstance(group_id, str) or group_id.startswith("{{"):
-        return  # no target: Typebot stops there, a runtime choice, not a file error
+        return None  # no target: Typebot stops there, a runtime choice, not a file error
     group = flow.group(group_id)
     if group is None:
-        raise FlowError(f"{where}: jumps to a missing group {group_id!r}", path=path, line=line)
+        return f"{where}: jumps to a missing group {group_id!r}"
     block_id = options.get("blockId")
     if isinstance(block_id, str) and block_id and all(b.id != block_id for b in group.blocks):
-        raise FlowError(f"{where}: jumps to a missing block {block_id!r}", path=path, line=line)
+        return f"{where}: jumps to a missing block {block_id!r}"
+    return None

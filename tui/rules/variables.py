@@ -8,6 +8,8 @@ Typebot applies before storing (`packages/variables`, `updateVariablesInSession.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from tui.flow.model import Variable, VariableValue
@@ -21,12 +23,31 @@ class Scope:
     """The flow's variables plus their current values (keyed by variable id, as in Typebot).
 
     `values` is used by reference, so `set_by_id` writes through to the caller's dict. A
-    variable missing from `values` falls back to its declared `value` from the flow file.
+    variable missing from `values` falls back to its declared `value` from the flow file; one
+    in neither was never set (JavaScript sees `undefined`, where a cleared one is `null`).
+    `now` and `next_seed` are what scripts see as the clock and their random seed (the engine
+    passes the step's; the defaults keep rule-only callers pure).
     """
 
-    def __init__(self, flow_variables: list[Variable], values: dict[str, VariableValue]) -> None:
+    def __init__(
+        self,
+        flow_variables: list[Variable],
+        values: dict[str, VariableValue],
+        *,
+        now: datetime | None = None,
+        next_seed: Callable[[], str] | None = None,
+    ) -> None:
         self.variables = list(flow_variables)
         self.values = values
+        self.now = now or datetime(1970, 1, 1, tzinfo=UTC)
+        self.next_seed: Callable[[], str] = next_seed or (lambda: "0")
+
+    def code_value(self, variable_id: str) -> Any:
+        """The value code sees: guessed type, `undefined` when never set (parseGuessedValueType)."""
+        if variable_id not in self.values:
+            declared = next((v.value for v in self.variables if v.id == variable_id), None)
+            return UNDEFINED if declared is None else guess_type(declared)
+        return guess_type(self.values[variable_id])
 
     def get_by_id(self, variable_id: str) -> VariableValue:
         """The current value of a variable, or None when unset or unknown."""
@@ -112,15 +133,11 @@ def substitute(
 
 
 def _inline_code(code: str, scope: Scope) -> str:
-    """`{{= code =}}`: evaluate like a Set-variable expression; on failure, the substituted code."""
-    from tui.rules.expressions import evaluate_js  # local import: expressions uses this module
+    """`{{= code =}}`: run like a Set-variable expression; on failure, the substituted code.
+    The engine (and so V8) is imported only when a template really holds inline code."""
+    from tui.rules.expressions import inline_code_text
 
-    try:
-        value = evaluate_js(code, scope)
-    except ValueError:
-        return substitute(code, scope)
-    text = js_json_stringify(value) if not isinstance(value, str) else value
-    return text or ""
+    return inline_code_text(code, scope)
 
 
 def is_standalone_variable(text: str | None) -> bool:
@@ -168,16 +185,18 @@ def _stringify_one(value: Any) -> str | None:
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
-_LONE_BACKSLASH = re.compile(r"\\(?![\\ntbrf\"'u])")
 
 
 def _sanitize(text: str | None) -> str | None:
-    """Typebot's sanitizeNewVariableValue: "" becomes null, lone surrogates and lone
-    backslashes are repaired so the value survives JSON round trips."""
+    """Typebot's sanitizeNewVariableValue, once: "" becomes null, lone surrogates become U+FFFD.
+
+    Typebot also doubles lone backslashes there, for its own JSON storage; applied on every
+    store that piles them up as values chain (`\\d` → `\\\\d` → ...), so a value keeps its
+    backslashes here exactly as written (issue 11).
+    """
     if not text:
         return None
-    text = _LONE_SURROGATE.sub("\ufffd", text)
-    return _LONE_BACKSLASH.sub(r"\\\\", text)
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def to_stored_value(value: Any) -> VariableValue:
