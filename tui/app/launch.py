@@ -196,8 +196,12 @@ def _start_demo_server(db_path: Path, token: str) -> Any:
 
     try:
         return _quietly(lambda: ServerThread(db_path, [token]).start())
-    except SteadyChatError:
-        raise
+    except SteadyChatError as exc:
+        message = str(exc)
+        if not message.startswith("--db "):
+            raise
+        # The server names its own option; here the user typed --server-db.
+        raise UsageError("--server-db " + message.removeprefix("--db ")) from None
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(
