@@ -278,7 +278,7 @@ def test_two_workers_serve_play_and_sync_exactly_once(tmp_path: Path, server_db:
                 )
                 assert played.returncode == 0, played.stderr
             synced = steadychat("sync", "--store", str(path), "--server", url, "--token", TOKEN, "--timeout", "20")
-            assert synced.returncode == 0 and "all steps synced" in synced.stderr, synced.stderr
+            assert synced.returncode == 0 and "all events synced" in synced.stderr, synced.stderr
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as api:
             for path in stores:
                 with Store.open(path) as opened:
