@@ -175,3 +175,21 @@ def prepare_database(target: str | Path) -> str:
     from tui.server.sqlite_backend import prepare_sqlite
 
     return prepare_sqlite(Path(target))
+
+
+def list_sessions_query(table: str, mark: str, owner: str, before: str | None, limit: int) -> tuple[str, list[Any]]:
+    """The listing's SQL and arguments for both databases (they differ only in the table name and
+    the placeholder mark): an owner's sessions newest first, keyset-paged by `before`."""
+    sql = f"SELECT sid, meta, last_seq, updated_at FROM {table} WHERE owner = {mark}"
+    args: list[Any] = [owner]
+    if before:
+        stamp, after_sid = parse_cursor(before)
+        if after_sid is not None:
+            sql += f" AND (updated_at < {mark} OR (updated_at = {mark} AND sid < {mark}))"
+            args += [stamp, stamp, after_sid]
+        else:
+            sql += f" AND updated_at < {mark}"
+            args.append(stamp)
+    sql += f" ORDER BY updated_at DESC, sid DESC LIMIT {mark}"
+    args.append(limit)
+    return sql, args

@@ -32,8 +32,8 @@ from tui.server.backend import (
     ServerDatabaseError,
     StoredSession,
     Unavailable,
+    list_sessions_query,
     now_text,
-    parse_cursor,
     plan_batch,
 )
 
@@ -256,18 +256,7 @@ class PostgresBackend:
             raise Unavailable(str(exc)) from None
 
     async def list_sessions(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
-        sql = "SELECT sid, meta, last_seq, updated_at FROM steadychat_sessions WHERE owner = %s"
-        args: list[Any] = [owner]
-        if before:
-            stamp, after_sid = parse_cursor(before)
-            if after_sid is not None:
-                sql += " AND (updated_at < %s OR (updated_at = %s AND sid < %s))"
-                args += [stamp, stamp, after_sid]
-            else:
-                sql += " AND updated_at < %s"
-                args.append(stamp)
-        sql += " ORDER BY updated_at DESC, sid DESC LIMIT %s"
-        args.append(limit)
+        sql, args = list_sessions_query("steadychat_sessions", "%s", owner, before, limit)
         try:
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(sql, args)).fetchall()

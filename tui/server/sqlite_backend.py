@@ -43,8 +43,8 @@ from tui.server.backend import (
     ServerDatabaseError,
     StoredSession,
     Unavailable,
+    list_sessions_query,
     now_text,
-    parse_cursor,
     plan_batch,
 )
 
@@ -408,18 +408,7 @@ class SQLiteBackend:
         return rows
 
     def _list(self, owner: str, before: str | None, limit: int) -> list[StoredSession]:
-        sql = "SELECT sid, meta, last_seq, updated_at FROM sessions WHERE owner = ?"
-        args: list[Any] = [owner]
-        if before:
-            stamp, after_sid = parse_cursor(before)
-            if after_sid is not None:
-                sql += " AND (updated_at < ? OR (updated_at = ? AND sid < ?))"
-                args += [stamp, stamp, after_sid]
-            else:
-                sql += " AND updated_at < ?"
-                args.append(stamp)
-        sql += " ORDER BY updated_at DESC, sid DESC LIMIT ?"
-        args.append(limit)
+        sql, args = list_sessions_query("sessions", "?", owner, before, limit)
         rows = self.conn.execute(sql, args).fetchall()
         return [StoredSession(sid, orjson.loads(meta), last, updated) for sid, meta, last, updated in rows]
 
