@@ -26,6 +26,7 @@ from tui.errors import AnswerError, SessionBusyError, StoreError
 from tui.flow.model import Flow
 from tui.steps import Emitted, EngineState, InputSpec, StoredEvent
 from tui.store import SessionRecord, Store
+from tui.store import SessionSummary
 
 CACHE_EVERY = 8
 Clock = Callable[[], datetime]
@@ -487,7 +488,7 @@ def _acquire(store: Store, session_id: str) -> SessionLock:
     return lock
 
 
-def latest_active_session(store: Store, flow_id: str) -> SessionRecord | None:
-    """The newest active session on a flow: what `run`/`play` resume by default."""
-    candidates = [r for r in store.sessions() if r.flow_id == flow_id and r.status == "active"]
-    return max(candidates, key=lambda r: r.created_at, default=None)
+def latest_active_session(store: Store, flow_id: str) -> SessionSummary | None:
+    """The newest active session on a flow: what `run`/`play` resume by default (one indexed
+    lookup, whatever the number of sessions)."""
+    return store.latest_active(flow_id)

@@ -8,6 +8,9 @@ Tables (sqlitedict, JSON-encoded; never pickle, so a crafted file cannot run cod
 - `flows`     key flow hash → canonical flow JSON (what each session started with)
 - `conflicts` key session id → {"detail", "server_seq", "fork"}: the server holds other events
               for this session (409 diverged); cleared by `steadychat resolve`
+- `session_index` the listing columns of `sessions` in plain SQL columns, kept by triggers, so a
+              flow's latest active session and the newest page need no walk (tui/store_index.py);
+              a store made before it gets it on open
 
 All tables share one SQLite connection (sqlitedict's tables on a direct connection), so a step's events and,
 every few steps, its session cache land in a single transaction: one commit per step, and no
@@ -33,7 +36,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlitedict import SqliteDict
 
 from tui import session_ids
+from tui import store_index as index_sql
 from tui.errors import StoreError
+from tui.store_index import SessionSummary as SessionSummary  # re-exported: listings' rows
 from tui.steps import EngineState, StoredEvent
 
 SCHEMA_VERSION = 1
@@ -188,6 +193,7 @@ class Store:
         self.device_id: str = ""
         self._checked = False  # quick_check passed: writes may go ahead (see _check_before_write)
         self._damage: StoreError | None = None
+        self._indexed = False  # session_index exists (else listings read the records themselves)
 
     # ----------------------------------------------------------------- opening and closing
     @classmethod
@@ -208,6 +214,7 @@ class Store:
         store = cls(path, conn, tables)
         try:
             store._init_meta(created)
+            store._ensure_index()
         except BaseException:
             store.close()
             raise
@@ -231,6 +238,24 @@ class Store:
                 f"{self.path}: written by a newer SteadyChat (schema {meta.get('schema')}); upgrade steadychat"
             )
         self.device_id = self._read(lambda: self._meta.get("device_id")) or uuid.uuid4().hex
+
+    def _ensure_index(self) -> None:
+        """Give a store made before the session index its index (once, one transaction, after
+        quick_check like every first write). A store this process may not write (a read-only
+        file) keeps working without it: its listings read the records themselves."""
+        present = self._read(lambda: self._conn.select_one(index_sql.PRESENT, index_sql.INDEX_OBJECTS))[0]
+        if present == len(index_sql.INDEX_OBJECTS):
+            self._indexed = True
+            return
+        if not os.access(self.path, os.W_OK):
+            return
+
+        def migrate() -> None:
+            for statement in (*index_sql.CREATE, *index_sql.MIGRATE):
+                self._conn.execute(statement)
+
+        self._write(migrate)
+        self._indexed = True
 
     def close(self) -> None:
         """Close the single connection (all tables share it). Safe to call twice."""
@@ -338,7 +363,84 @@ class Store:
         return session_ids.pick(prefix, [row[0] for row in rows], str(self.path))
 
     def sessions(self) -> list[SessionRecord]:
+        """Every session record, in no particular order (each one decoded and validated: for a
+        listing, `session_page` and `latest_active` use the index instead)."""
         return [self._validate_session(raw) for _, raw in self._read(lambda: list(self._sessions.items()))]
+
+    def session_page(self, limit: int | None = 50, before: str | None = None) -> list[SessionSummary]:
+        """Up to `limit` sessions (None: all), newest first (created_at, then id); `before`: the
+        id of the last row of the previous page. Reads the index: no record is decoded."""
+        if not self._index_usable():
+            rows = sorted(self._summaries_from_records(), key=lambda s: (s.created_at, s.id), reverse=True)
+            if before is not None:
+                ids = [row.id for row in rows]
+                rows = rows[ids.index(before) + 1 :] if before in ids else []
+            return rows if limit is None else rows[:limit]
+        count = -1 if limit is None else limit  # SQLite: a negative LIMIT is no limit
+        if before is None:
+            return self._summaries(index_sql.NEWEST, (count,))
+        return self._summaries(index_sql.NEWEST_BEFORE, (before, count))
+
+    def latest_active(self, flow_id: str) -> SessionSummary | None:
+        """The newest active session on a flow: what `play`/`run` resume by default."""
+        return self._latest(flow_id, active=True)
+
+    def latest_of_flow(self, flow_id: str) -> SessionSummary | None:
+        """The newest session on a flow, whatever its status."""
+        return self._latest(flow_id, active=False)
+
+    def _latest(self, flow_id: str, *, active: bool) -> SessionSummary | None:
+        if not self._index_usable():
+            candidates = [
+                s for s in self._summaries_from_records() if s.flow_id == flow_id and (s.status == "active" or not active)
+            ]
+            return max(candidates, key=lambda s: (s.created_at, s.id), default=None)
+        rows = self._summaries(index_sql.LATEST_ACTIVE if active else index_sql.LATEST_ANY, (flow_id,))
+        return rows[0] if rows else None
+
+    def _index_usable(self) -> bool:
+        """The index holds a row per record. A record that is not JSON text (planted) has none:
+        then listings read the records themselves, which refuses it in one line."""
+        return self._indexed and bool(self._read(lambda: self._conn.select_one(index_sql.IN_STEP))[0])
+
+    def _summaries(self, sql: str, args: tuple[Any, ...]) -> list[SessionSummary]:
+        return self._read(lambda: [self._summary(row) for row in self._conn.select(sql, args)])
+
+    def _summary(self, row: tuple[Any, ...]) -> SessionSummary:
+        sid, flow_id, name, flow_hash, status, created, updated, cached_seq, forked, key, acked = row
+        texts = (sid, flow_id, name, flow_hash, status, created, updated or "", forked or "")
+        if not all(isinstance(text, str) for text in texts) or not isinstance(cached_seq, int):
+            raise StoreError(f"{self.path}: holds a session record that is not SteadyChat JSON; refusing to load it")
+        acked_seq = 0 if acked is None else _decode(acked)
+        return SessionSummary(
+            id=sid,
+            flow_id=flow_id,
+            flow_name=name,
+            flow_hash=flow_hash,
+            status=status,
+            created_at=created,
+            updated_at=updated or "",
+            last_seq=max(cached_seq, int(key.rsplit(":", 1)[1]) if isinstance(key, str) else 0),
+            acked_seq=acked_seq if isinstance(acked_seq, int) else 0,
+            forked_from=forked or "",
+        )
+
+    def _summaries_from_records(self) -> list[SessionSummary]:
+        return [
+            SessionSummary(
+                id=r.id,
+                flow_id=r.flow_id,
+                flow_name=r.flow_name,
+                flow_hash=r.flow_hash,
+                status=r.status,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                last_seq=max(r.last_seq, self.last_seq(r.id)),
+                acked_seq=self.acked_seq(r.id),
+                forked_from=r.forked_from,
+            )
+            for r in self.sessions()
+        ]
 
     def _validate_session(self, raw: Any) -> SessionRecord:
         try:
