@@ -94,9 +94,9 @@ def measure_sessions(sizes: Sizes, tmp: Path) -> dict[str, Any]:
     page_ms = _timed(lambda: first_page(path), reps)
     newest = resume_latest(path, flow.id)
     rows = first_page(path)
-    assert newest == max(
-        (f"{i:032x}" for i in range(sizes.many_sessions) if i % 3 == 0 and i % 7), default=None
-    ), newest
+    assert newest == max((f"{i:032x}" for i in range(sizes.many_sessions) if i % 3 == 0 and i % 7), default=None), (
+        newest
+    )
     assert len(rows) >= min(PAGE, sizes.many_sessions) and rows[0]["id"] == f"{sizes.many_sessions - 1:032x}"
     return {
         "resume_latest_10k_sessions_ms": p50(resume_ms),

@@ -38,8 +38,8 @@ from sqlitedict import SqliteDict
 from tui import session_ids
 from tui import store_index as index_sql
 from tui.errors import StoreError
-from tui.store_index import SessionSummary as SessionSummary  # re-exported: listings' rows
 from tui.steps import EngineState, StoredEvent
+from tui.store_index import SessionSummary as SessionSummary  # re-exported: listings' rows
 
 SCHEMA_VERSION = 1
 APP_MARK = "steadychat"
@@ -140,8 +140,8 @@ class _DirectConnection:
     """
 
     def __init__(self, path: str) -> None:
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        self.lock = self._lock = threading.RLock()
+        self.db = self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process (this store's contract) without an fsync
         # per commit; sqlitedict itself would set OFF.
@@ -168,6 +168,13 @@ class _DirectConnection:
     def commit(self, blocking: bool = True) -> None:
         with self._lock:
             self._db.commit()
+
+    def rollback(self) -> None:
+        with self._lock:
+            try:
+                self._db.rollback()
+            except sqlite3.Error:
+                pass
 
     def close(self, force: bool = False) -> None:
         with self._lock:
@@ -281,19 +288,33 @@ class Store:
         self, session_id: str, events: list[StoredEvent], *, session: SessionRecord | None = None
     ) -> None:
         """Commit a step's events (and optionally the session cache) in one transaction."""
+        prefix = session_id + ":"
         params: list[str] = []
         for event in events:
-            params += (event_key(session_id, event.seq), event.model_dump_json())
+            params += (f"{prefix}{event.seq:010d}", event.json_text())  # encoded once, when made
+        sql = _insert_events_sql(len(events))
         cache = None if session is None else (session.id, session.model_dump_json())
+        conn = self._conn
+        if conn is None or not self._checked:  # closed, or the first write: the general path
+            self._write(lambda: self._insert(sql, params, cache))
+            return
+        # The hot path of every step: one multi-row insert into sqlitedict's events table
+        # (cheaper than executemany), the cache row when due, one commit, under one lock.
+        db = conn.db
+        try:
+            with conn.lock:
+                db.execute(sql, params)
+                if cache is not None:
+                    db.execute(_REPLACE_SESSION, cache)
+                db.commit()
+        except (sqlite3.Error, RuntimeError) as exc:
+            conn.rollback()
+            raise _store_error(self.path, exc) from None
 
-        def write() -> None:
-            # The hot path of every step: one multi-row insert into sqlitedict's events table
-            # (cheaper than executemany), the cache row when due, one commit.
-            self._conn.execute(_insert_events_sql(len(events)), params)
-            if cache is not None:
-                self._conn.execute(_REPLACE_SESSION, cache)
-
-        self._write(write)
+    def _insert(self, sql: str, params: list[str], cache: tuple[str, str] | None) -> None:
+        self._conn.execute(sql, params)
+        if cache is not None:
+            self._conn.execute(_REPLACE_SESSION, cache)
 
     def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Events with seq > after, ascending; at most `limit`."""
@@ -336,12 +357,13 @@ class Store:
         events = []
         for (value,) in rows:
             try:
-                events.append(StoredEvent.model_validate(_decode(value)))
+                event = StoredEvent.model_validate(_decode(value))
             except (_ForeignValue, ValidationError):
                 raise StoreError(
                     f"{self.path}: holds an event that is not SteadyChat JSON; refusing to load it "
                     "(move the file aside and start a new store)"
                 ) from None
+            events.append(event.with_json(value) if isinstance(value, str) and value.startswith('{"seq":') else event)
         return events
 
     # ----------------------------------------------------------------- sessions: the cache
@@ -392,7 +414,9 @@ class Store:
     def _latest(self, flow_id: str, *, active: bool) -> SessionSummary | None:
         if not self._index_usable():
             candidates = [
-                s for s in self._summaries_from_records() if s.flow_id == flow_id and (s.status == "active" or not active)
+                s
+                for s in self._summaries_from_records()
+                if s.flow_id == flow_id and (s.status == "active" or not active)
             ]
             return max(candidates, key=lambda s: (s.created_at, s.id), default=None)
         rows = self._summaries(index_sql.LATEST_ACTIVE if active else index_sql.LATEST_ANY, (flow_id,))
@@ -507,7 +531,7 @@ class Store:
                     chunk = change.events[start : start + 500]
                     params: list[str] = []
                     for event in chunk:
-                        params += (event_key(sid, event.seq), event.model_dump_json())
+                        params += (event_key(sid, event.seq), event.json_text())
                     self._conn.execute(_insert_events_sql(len(chunk)), params)
                 if change.acked_seq is not None:
                     self._sync[sid] = int(change.acked_seq)

@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INDEX_OBJECTS = ("session_index", "session_index_flow", "session_index_newest", "session_index_put", "session_index_del")
+INDEX_OBJECTS = (
+    "session_index",
+    "session_index_flow",
+    "session_index_newest",
+    "session_index_put",
+    "session_index_del",
+)
 
 _COLUMNS = "id, flow_id, flow_name, flow_hash, status, created_at, updated_at, last_seq, forked_from"
 
@@ -33,11 +39,11 @@ _ROW_FROM = """
 _VALID = "typeof({value}) = 'text' AND json_valid({value})"
 
 CREATE = (
-    f'CREATE TABLE IF NOT EXISTS "session_index" (id TEXT PRIMARY KEY, flow_id, flow_name, flow_hash, status, '
+    'CREATE TABLE IF NOT EXISTS "session_index" (id TEXT PRIMARY KEY, flow_id, flow_name, flow_hash, status, '
     "created_at, updated_at, last_seq, forked_from)",
     'CREATE INDEX IF NOT EXISTS "session_index_flow" ON "session_index" (flow_id, status, created_at, id)',
     'CREATE INDEX IF NOT EXISTS "session_index_newest" ON "session_index" (created_at, id)',
-    # sqlitedict writes with REPLACE (a delete and an insert, without the delete trigger), so the
+    # The store writes with REPLACE (a delete and an insert, without the delete trigger), so the
     # insert trigger first drops the row it may replace.
     'CREATE TRIGGER IF NOT EXISTS "session_index_put" AFTER INSERT ON "sessions" BEGIN '
     'DELETE FROM "session_index" WHERE id = new.key; '
