@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -20,6 +21,10 @@ import click
 
 from tui.errors import SteadyChatError, UsageError
 from tui.paths import default_store_path, flow_argument
+
+# The command uses no pydantic plugin; without this, building the first model scans every
+# installed package's entry points for one, on every start. An explicit setting (even empty) wins.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 F = TypeVar("F", bound=Callable[..., Any])
 LIST_PAGE = 500  # sessions read per query by `steadychat sessions`
