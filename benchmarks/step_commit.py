@@ -111,7 +111,7 @@ def measure_step_commit(sizes: Sizes, tmp: Path) -> dict[str, Any]:
         session = Session.start(store, flow, seed=1)
         for i in range(20):  # warm-up: caches, first pages, WAL file creation
             session.answer(answer_text(i))
-        store.append_events = timed  # type: ignore[method-assign]
+        store.append_events = timed  # type: ignore[method-assign,assignment]
         gc.collect()
         for i in range(sizes.commit_steps):
             session.answer(answer_text(i))
@@ -161,7 +161,7 @@ def measure_snapshot_vs_incremental(sizes: Sizes, tmp: Path, store_path: Path, s
             ours_ms.append((now_ns() - t0) / 1e6)
             steps.append([e.model_dump(mode="json") for e in events])
 
-        store.append_events = timed  # type: ignore[method-assign]
+        store.append_events = timed  # type: ignore[method-assign,assignment]
         gc.collect()
         for i in range(sizes.incremental_steps):
             session.answer(answer_text(100_000 + i))

@@ -428,7 +428,8 @@ class Store:
         return self._indexed and bool(self._read(lambda: self._conn.select_one(index_sql.IN_STEP))[0])
 
     def _summaries(self, sql: str, args: tuple[Any, ...]) -> list[SessionSummary]:
-        return self._read(lambda: [self._summary(row) for row in self._conn.select(sql, args)])
+        rows: list[SessionSummary] = self._read(lambda: [self._summary(row) for row in self._conn.select(sql, args)])
+        return rows
 
     def _summary(self, row: tuple[Any, ...]) -> SessionSummary:
         sid, flow_id, name, flow_hash, status, created, updated, cached_seq, forked, key, acked = row

@@ -16,7 +16,7 @@ from tui.errors import StoreError
 from tui.flow.loader import load_flow
 from tui.session import Session, latest_active_session
 from tui.steps import StoredEvent
-from tui.store import SessionRecord, SessionRewrite, Store
+from tui.store import SessionRecord, SessionRewrite, SessionSummary, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "flows" / "demo.yaml"
@@ -38,6 +38,11 @@ def _record(sid: str, flow_id: str, created: str, status: str = "active", last_s
 
 def _event(seq: int) -> StoredEvent:
     return StoredEvent(seq=seq, type="message", ts="2026-01-01T00:00:00.000Z", data={"kind": "text", "text": "hi"})
+
+
+def _one(found: SessionSummary | None) -> SessionSummary:
+    assert found is not None
+    return found
 
 
 def _sid(i: int) -> str:
@@ -72,20 +77,20 @@ def test_latest_active_and_pages_follow_every_write(tmp_path: Path) -> None:
         second = store.session_page(50, before=page[-1].id)
         rest = store.session_page(None, before=second[-1].id)
         assert [s.id for s in page + second + rest] == [_sid(i) for i in range(119, -1, -1)]
-        assert store.latest_active("a").id == _sid(119)  # 119: flow a, active
-        assert store.latest_active("b").id == _sid(118)
-        assert store.latest_of_flow("a").id == _sid(119)
+        assert _one(store.latest_active("a")).id == _sid(119)  # 119: flow a, active
+        assert _one(store.latest_active("b")).id == _sid(118)
+        assert _one(store.latest_of_flow("a")).id == _sid(119)
         # the cache is written: status and the listing follow at once
         store.put_session(_record(_sid(119), "a", "2026-01-01T00:01:59.000Z", status="completed"))
-        assert store.latest_active("a").id == _sid(115)  # 117 is completed (a multiple of 3)
-        assert store.latest_of_flow("a").status == "completed"
+        assert _one(store.latest_active("a")).id == _sid(115)  # 117 is completed (a multiple of 3)
+        assert _one(store.latest_of_flow("a")).status == "completed"
         # events beyond the cache, and the sync mark, show in the row
         store.append_events(_sid(115), [_event(3), _event(4)])
         store.set_acked_seq(_sid(115), 1)
-        row = store.latest_active("a")
+        row = _one(store.latest_active("a"))
         assert (row.last_seq, row.acked_seq, row.queued) == (4, 1, 3)
         store.drop_session(_sid(115))
-        assert store.latest_active("a").id == _sid(113)
+        assert _one(store.latest_active("a")).id == _sid(113)
         assert len(store.session_page(None)) == 119
 
 
@@ -98,7 +103,7 @@ def test_resume_by_default_finds_the_newest_active_session_of_the_flow(tmp_path:
             session = Session.start(store, flow, clock=lambda: next(clock))
             ids.append(session.id)
             session.close()
-        assert latest_active_session(store, flow.id).id == ids[-1]
+        assert _one(latest_active_session(store, flow.id)).id == ids[-1]
         assert [s.id for s in store.session_page(2)] == ids[:0:-1]
 
 
@@ -144,7 +149,9 @@ def test_a_store_made_before_the_index_gets_it_on_open_without_loss(tmp_path: Pa
         real.answer("Ada")
         real.close()
         real_events = donor.events(real.id)
-        real_record = donor.get_session(real.id).model_copy(update={"created_at": "2026-01-01T00:00:30.000Z"})
+        donor_record = donor.get_session(real.id)
+        assert donor_record is not None
+        real_record = donor_record.model_copy(update={"created_at": "2026-01-01T00:00:30.000Z"})
     records = [_record(_sid(i), "a", f"2026-01-01T00:00:{i:02d}.000Z", last_seq=2) for i in range(20)]
     records.append(real_record)
     _old_layout(path, records, {r.id: [_event(1), _event(2)] for r in records[:20]} | {real.id: real_events})
@@ -152,8 +159,8 @@ def test_a_store_made_before_the_index_gets_it_on_open_without_loss(tmp_path: Pa
 
     with Store.open(path, create=False) as store:  # even a read-only command migrates
         assert [s.id for s in store.session_page(3)] == [real.id, _sid(19), _sid(18)]
-        assert store.latest_active(flow.id).id == real.id
-        assert store.latest_active("a").id == _sid(19)
+        assert _one(store.latest_active(flow.id)).id == real.id
+        assert _one(store.latest_active("a")).id == _sid(19)
         first = store.session_page(None)[-1]
         assert (first.id, first.last_seq, first.acked_seq) == (_sid(0), 2, 1)
         store.put_flow(real_record.flow_hash, flow.canonical_json())
@@ -163,7 +170,7 @@ def test_a_store_made_before_the_index_gets_it_on_open_without_loss(tmp_path: Pa
     assert [key for key, _ in flows] == [real_record.flow_hash]
 
     with Store.open(path) as store:
-        session = Session.resume(store, latest_active_session(store, flow.id).id)
+        session = Session.resume(store, _one(latest_active_session(store, flow.id)).id)
         assert session.waiting_input is not None and session.last_seq == real_record.last_seq
         session.close()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -179,7 +186,7 @@ def test_a_read_only_old_store_is_listed_without_the_index(tmp_path: Path) -> No
     try:
         with Store.open(path, create=False) as store:
             assert [s.id for s in store.session_page(2)] == [_sid(4), _sid(3)]
-            assert store.latest_active("a").id == _sid(4)
+            assert _one(store.latest_active("a")).id == _sid(4)
     finally:
         os.chmod(path, 0o600)
     assert path.read_bytes() == before
