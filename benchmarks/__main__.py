@@ -25,6 +25,7 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
     from benchmarks.chat_tests import measure_chat_tests
     from benchmarks.drain import measure_drain
     from benchmarks.resume import measure_resume
+    from benchmarks.sessions import measure_sessions
     from benchmarks.step_commit import measure_snapshot_vs_incremental, measure_step_commit
     from benchmarks.tui_answer import measure_tui_answer
 
@@ -33,7 +34,7 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="steadychat-bench-", dir=workdir) as name:
         tmp = Path(name)
-        for sub in ("commit", "resume", "drain", "chat", "tui"):
+        for sub in ("commit", "resume", "sessions", "drain", "chat", "tui"):
             (tmp / sub).mkdir()
         flow = load_bench_flow(tmp)
 
@@ -50,6 +51,9 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
 
         _log("snapshot vs incremental at the large session ...")
         results.update(measure_snapshot_vs_incremental(sizes, tmp / "resume", large, large_sid))
+
+        _log(f"sessions: a store of {sizes.many_sessions} sessions: resume the latest, list the newest ...")
+        results.update(measure_sessions(sizes, tmp / "sessions"))
 
         _log(f"drain: building a session with {sizes.drain_events} queued events ...")
         queued = tmp / "drain" / "queued.db"

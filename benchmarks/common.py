@@ -48,10 +48,11 @@ class Sizes:
     snapshot_steps: int  # naive snapshot steps timed at the large session length
     drain_events: int  # queued events to drain
     drain_reps: int
+    many_sessions: int = 10_000  # sessions in the store for resume_latest / sessions_page
 
 
 SIZES: dict[str, Sizes] = {
-    "tiny": Sizes("tiny", 40, 10, 60, 2, 10, 2, 300, 1),
+    "tiny": Sizes("tiny", 40, 10, 60, 2, 10, 2, 300, 1, many_sessions=300),
     "quick": Sizes("quick", 1000, 100, 10_000, 7, 200, 3, 10_000, 5),
     "full": Sizes("full", 3000, 100, 10_000, 11, 400, 5, 10_000, 5),
 }

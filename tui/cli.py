@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -21,7 +22,12 @@ import click
 from tui.errors import SteadyChatError, UsageError
 from tui.paths import default_store_path, flow_argument
 
+# The command uses no pydantic plugin; without this, building the first model scans every
+# installed package's entry points for one, on every start. An explicit setting (even empty) wins.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 F = TypeVar("F", bound=Callable[..., Any])
+LIST_PAGE = 500  # sessions read per query by `steadychat sessions`
 
 
 def _fail(message: str, code: int) -> None:
@@ -180,24 +186,35 @@ def play(
 
 
 # --------------------------------------------------------------------------- sessions
-def _local_rows(store: Any) -> list[dict[str, Any]]:
-    """The local sessions as `sessions --json` gives them (a conflict shows as the status)."""
+def _local_pages(store: Any, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The local sessions as `sessions --json` gives them, newest first (a conflict shows as the
+    status), a page at a time from the store's session index; at most `limit` rows."""
     conflicts = store.conflicts()
-    rows = []
-    for record in sorted(store.sessions(), key=lambda r: r.created_at, reverse=True):
-        last_seq = max(record.last_seq, store.last_seq(record.id))
-        rows.append(
+    before = None
+    left = limit
+    while left is None or left > 0:
+        want = LIST_PAGE if left is None else min(LIST_PAGE, left)
+        page = store.session_page(want, before=before)
+        yield [
             {
-                "id": record.id,
-                "flow_id": record.flow_id,
-                "flow_name": record.flow_name,
-                "status": "conflict" if record.id in conflicts else record.status,
-                "created_at": record.created_at,
-                "last_seq": last_seq,
-                "queued": max(0, last_seq - store.acked_seq(record.id)),
+                "id": s.id,
+                "flow_id": s.flow_id,
+                "flow_name": s.flow_name,
+                "status": "conflict" if s.id in conflicts else s.status,
+                "created_at": s.created_at,
+                "last_seq": s.last_seq,
+                "queued": s.queued,
             }
-        )
-    return rows
+            for s in page
+        ]
+        if len(page) < want:
+            return
+        before = page[-1].id
+        left = None if left is None else left - len(page)
+
+
+def _local_rows(store: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    return [row for page in _local_pages(store, limit) for row in page]
 
 
 def _server_rows(store: Any, server: str, token: str) -> list[dict[str, Any]]:
@@ -238,23 +255,31 @@ def sessions(as_json: bool, server: str | None, token: str | None, store_path: P
     _check_server(server, token)
     store = _open_store(store_path, create=False)
     try:
-        rows = _server_rows(store, server, token or "") if server else _local_rows(store)
+        if server:
+            pages: Iterator[list[dict[str, Any]]] = iter([_server_rows(store, server, token or "")])
+        elif as_json:
+            pages = iter([_local_rows(store)])
+        else:
+            pages = _local_pages(store)  # printed page by page: the newest show at once
+        shown = 0
+        for rows in pages:
+            if as_json:
+                click.echo(json.dumps(rows, ensure_ascii=False))
+                continue
+            if rows and not shown:
+                when = "UPDATED" if server else "CREATED"
+                click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':11}  {'EVENTS':>6}  {'QUEUED':>6}  {when}")
+            for row in rows:
+                click.echo(
+                    f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:11}  {row['last_seq']:>6}  "
+                    f"{row['queued']:>6}  {row['updated_at' if server else 'created_at']}"
+                )
+            shown += len(rows)
     finally:
         store.close()
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    if not rows:
+    if not shown and not as_json:
         hint = "no sessions on that server for this token" if server else "no sessions yet"
         click.echo(f"{hint}: try `steadychat play flows/demo.yaml`")
-        return
-    when = "UPDATED" if server else "CREATED"
-    click.echo(f"{'ID':32}  {'FLOW':20}  {'STATUS':11}  {'EVENTS':>6}  {'QUEUED':>6}  {when}")
-    for row in rows:
-        click.echo(
-            f"{row['id']:32}  {row['flow_id'][:20]:20}  {row['status']:11}  {row['last_seq']:>6}  "
-            f"{row['queued']:>6}  {row['updated_at' if server else 'created_at']}"
-        )
 
 
 # --------------------------------------------------------------------------- export

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -191,10 +192,26 @@ def _begin(flow: Flow, state: EngineState, now: datetime) -> _Run | None:
     """A run over a private copy of the state, or None when nothing waits for a reply."""
     if state.status != "active" or state.waiting is None:
         return None
-    copy = state.model_copy(deep=True)
+    copy = _private_copy(state)
     run = _Run(flow, copy, now, copy.waiting.flow, {})  # type: ignore[union-attr]
     run.baseline = _values_by_name(run)
     return run
+
+
+def _private_copy(state: EngineState) -> EngineState:
+    """A copy of `state` the step may change without touching the caller's.
+
+    The engine changes a state only by assigning its fields, setting variables, appending to
+    or popping from its lists, and assigning pointers (never changing one in place), so copying
+    the containers is enough: a deep copy (pydantic's) was the costliest part of an answer.
+    """
+    copy = state.model_copy()
+    copy.variables = {k: list(v) if isinstance(v, list) else v for k, v in state.variables.items()}
+    copy.link_stack = list(state.link_stack)
+    copy.link_frames = deepcopy(state.link_frames) if state.link_frames else []
+    copy.transcript = None if state.transcript is None else [dict(entry) for entry in state.transcript]
+    copy.pending_reply = None if state.pending_reply is None else dict(state.pending_reply)
+    return copy
 
 
 def _finish_step(run: _Run) -> StepResult:

@@ -6,7 +6,6 @@ script (or a test that SIGKILLs us) sees exactly what is durable.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,7 +34,7 @@ class Printer:
     def __call__(self, events: Iterable[StoredEvent]) -> None:
         for event in events:
             if self.as_json:
-                self.out.write(json.dumps(event.model_dump(mode="json"), ensure_ascii=False) + "\n")
+                self.out.write(event.json_text() + "\n")  # the bytes the store holds, encoded once
             else:
                 for line in headless_lines(event):
                     self.out.write(line + "\n")

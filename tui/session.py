@@ -25,7 +25,7 @@ from tui import engine
 from tui.errors import AnswerError, SessionBusyError, StoreError
 from tui.flow.model import Flow
 from tui.steps import Emitted, EngineState, InputSpec, StoredEvent
-from tui.store import SessionRecord, Store
+from tui.store import SessionRecord, SessionSummary, Store
 
 CACHE_EVERY = 8
 Clock = Callable[[], datetime]
@@ -71,7 +71,8 @@ def parse_ts(text: str) -> datetime:
 
 def _truncate_ms(moment: datetime) -> datetime:
     """The engine sees the same instant live and on replay: events keep milliseconds only."""
-    return parse_ts(format_ts(moment))
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class SessionLock:
@@ -365,7 +366,7 @@ class Session:
     ) -> list[StoredEvent]:
         ts = format_ts(now)
         first = self.record.last_seq + 1
-        stored = [StoredEvent(seq=first + i, type=e.type, ts=ts, data=e.data) for i, e in enumerate(emitted)]
+        stored = [StoredEvent.committed(first + i, e.type, ts, e.data) for i, e in enumerate(emitted)]
         record = self.record.model_copy(
             update={
                 "state": state,
@@ -487,7 +488,7 @@ def _acquire(store: Store, session_id: str) -> SessionLock:
     return lock
 
 
-def latest_active_session(store: Store, flow_id: str) -> SessionRecord | None:
-    """The newest active session on a flow: what `run`/`play` resume by default."""
-    candidates = [r for r in store.sessions() if r.flow_id == flow_id and r.status == "active"]
-    return max(candidates, key=lambda r: r.created_at, default=None)
+def latest_active_session(store: Store, flow_id: str) -> SessionSummary | None:
+    """The newest active session on a flow: what `run`/`play` resume by default (one indexed
+    lookup, whatever the number of sessions)."""
+    return store.latest_active(flow_id)

@@ -22,9 +22,11 @@ Event types and their `data`:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
+from pydantic_core import to_json
 
 VariableValue = str | list[str | None] | None
 
@@ -39,12 +41,59 @@ class Emitted(BaseModel):
 
 
 class StoredEvent(BaseModel):
-    """An event as committed: contiguous seq per session, UTC ISO-8601 timestamp."""
+    """An event as committed: contiguous seq per session, UTC ISO-8601 timestamp.
+
+    Its JSON text (compact, UTF-8 as is: the store's row, the wire's element, `play --json`'s
+    line) is made once, when the session commits it (`committed`) or when the store reads it
+    (the stored text), and reused: `json_text()`.
+    """
 
     seq: int
     type: EventType
     ts: str
     data: dict[str, Any] = Field(default_factory=dict)
+    _json: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def committed(cls, seq: int, type_: EventType, ts: str, data: dict[str, Any]) -> StoredEvent:
+        """An event the session makes: its fields are known good (no validation pass) and its
+        JSON is encoded here, once."""
+        event = cls.__new__(cls)
+        fields = {"seq": seq, "type": type_, "ts": ts, "data": data}
+        object.__setattr__(event, "__dict__", fields)
+        object.__setattr__(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+        object.__setattr__(event, "__pydantic_extra__", None)
+        text = f'{{"seq":{seq},"type":"{type_}","ts":"{ts}","data":{to_json(data).decode()}}}'
+        object.__setattr__(event, "__pydantic_private__", {"_json": text})
+        return event
+
+    def __eq__(self, other: object) -> bool:
+        """Equal events have equal fields, whether or not their JSON was kept."""
+        if not isinstance(other, StoredEvent):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> StoredEvent:
+        """A copy; one with changed fields forgets the JSON of the original."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            object.__setattr__(copy, "__pydantic_private__", {"_json": None})
+        return copy
+
+    def with_json(self, text: str) -> StoredEvent:
+        """Remember `text` (the stored JSON this event was read from) as its encoding."""
+        self.__pydantic_private__["_json"] = text  # type: ignore[index]
+        return self
+
+    def json_text(self) -> str:
+        """The event's JSON: the text made once, else encoded now (an event built by hand)."""
+        text = self.__pydantic_private__["_json"]  # type: ignore[index]
+        return text if text is not None else self.model_dump_json()
+
+
+_ALL_FIELDS = frozenset(("seq", "type", "ts", "data"))
 
 
 class Choice(BaseModel):

@@ -8,6 +8,9 @@ Tables (sqlitedict, JSON-encoded; never pickle, so a crafted file cannot run cod
 - `flows`     key flow hash → canonical flow JSON (what each session started with)
 - `conflicts` key session id → {"detail", "server_seq", "fork"}: the server holds other events
               for this session (409 diverged); cleared by `steadychat resolve`
+- `session_index` the listing columns of `sessions` in plain SQL columns, kept by triggers, so a
+              flow's latest active session and the newest page need no walk (tui/store_index.py);
+              a store made before it gets it on open
 
 All tables share one SQLite connection (sqlitedict's tables on a direct connection), so a step's events and,
 every few steps, its session cache land in a single transaction: one commit per step, and no
@@ -33,8 +36,10 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlitedict import SqliteDict
 
 from tui import session_ids
+from tui import store_index as index_sql
 from tui.errors import StoreError
 from tui.steps import EngineState, StoredEvent
+from tui.store_index import SessionSummary as SessionSummary  # re-exported: listings' rows
 
 SCHEMA_VERSION = 1
 APP_MARK = "steadychat"
@@ -135,8 +140,8 @@ class _DirectConnection:
     """
 
     def __init__(self, path: str) -> None:
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        self.lock = self._lock = threading.RLock()
+        self.db = self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process (this store's contract) without an fsync
         # per commit; sqlitedict itself would set OFF.
@@ -164,6 +169,13 @@ class _DirectConnection:
         with self._lock:
             self._db.commit()
 
+    def rollback(self) -> None:
+        with self._lock:
+            try:
+                self._db.rollback()
+            except sqlite3.Error:
+                pass
+
     def close(self, force: bool = False) -> None:
         with self._lock:
             try:
@@ -188,6 +200,7 @@ class Store:
         self.device_id: str = ""
         self._checked = False  # quick_check passed: writes may go ahead (see _check_before_write)
         self._damage: StoreError | None = None
+        self._indexed = False  # session_index exists (else listings read the records themselves)
 
     # ----------------------------------------------------------------- opening and closing
     @classmethod
@@ -208,6 +221,7 @@ class Store:
         store = cls(path, conn, tables)
         try:
             store._init_meta(created)
+            store._ensure_index()
         except BaseException:
             store.close()
             raise
@@ -231,6 +245,24 @@ class Store:
                 f"{self.path}: written by a newer SteadyChat (schema {meta.get('schema')}); upgrade steadychat"
             )
         self.device_id = self._read(lambda: self._meta.get("device_id")) or uuid.uuid4().hex
+
+    def _ensure_index(self) -> None:
+        """Give a store made before the session index its index (once, one transaction, after
+        quick_check like every first write). A store this process may not write (a read-only
+        file) keeps working without it: its listings read the records themselves."""
+        present = self._read(lambda: self._conn.select_one(index_sql.PRESENT, index_sql.INDEX_OBJECTS))[0]
+        if present == len(index_sql.INDEX_OBJECTS):
+            self._indexed = True
+            return
+        if not os.access(self.path, os.W_OK):
+            return
+
+        def migrate() -> None:
+            for statement in (*index_sql.CREATE, *index_sql.MIGRATE):
+                self._conn.execute(statement)
+
+        self._write(migrate)
+        self._indexed = True
 
     def close(self) -> None:
         """Close the single connection (all tables share it). Safe to call twice."""
@@ -256,19 +288,33 @@ class Store:
         self, session_id: str, events: list[StoredEvent], *, session: SessionRecord | None = None
     ) -> None:
         """Commit a step's events (and optionally the session cache) in one transaction."""
+        prefix = session_id + ":"
         params: list[str] = []
         for event in events:
-            params += (event_key(session_id, event.seq), event.model_dump_json())
+            params += (f"{prefix}{event.seq:010d}", event.json_text())  # encoded once, when made
+        sql = _insert_events_sql(len(events))
         cache = None if session is None else (session.id, session.model_dump_json())
+        conn = self._conn
+        if conn is None or not self._checked:  # closed, or the first write: the general path
+            self._write(lambda: self._insert(sql, params, cache))
+            return
+        # The hot path of every step: one multi-row insert into sqlitedict's events table
+        # (cheaper than executemany), the cache row when due, one commit, under one lock.
+        db = conn.db
+        try:
+            with conn.lock:
+                db.execute(sql, params)
+                if cache is not None:
+                    db.execute(_REPLACE_SESSION, cache)
+                db.commit()
+        except (sqlite3.Error, RuntimeError) as exc:
+            conn.rollback()
+            raise _store_error(self.path, exc) from None
 
-        def write() -> None:
-            # The hot path of every step: one multi-row insert into sqlitedict's events table
-            # (cheaper than executemany), the cache row when due, one commit.
-            self._conn.execute(_insert_events_sql(len(events)), params)
-            if cache is not None:
-                self._conn.execute(_REPLACE_SESSION, cache)
-
-        self._write(write)
+    def _insert(self, sql: str, params: list[str], cache: tuple[str, str] | None) -> None:
+        self._conn.execute(sql, params)
+        if cache is not None:
+            self._conn.execute(_REPLACE_SESSION, cache)
 
     def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Events with seq > after, ascending; at most `limit`."""
@@ -311,12 +357,13 @@ class Store:
         events = []
         for (value,) in rows:
             try:
-                events.append(StoredEvent.model_validate(_decode(value)))
+                event = StoredEvent.model_validate(_decode(value))
             except (_ForeignValue, ValidationError):
                 raise StoreError(
                     f"{self.path}: holds an event that is not SteadyChat JSON; refusing to load it "
                     "(move the file aside and start a new store)"
                 ) from None
+            events.append(event.with_json(value) if isinstance(value, str) and value.startswith('{"seq":') else event)
         return events
 
     # ----------------------------------------------------------------- sessions: the cache
@@ -338,7 +385,87 @@ class Store:
         return session_ids.pick(prefix, [row[0] for row in rows], str(self.path))
 
     def sessions(self) -> list[SessionRecord]:
+        """Every session record, in no particular order (each one decoded and validated: for a
+        listing, `session_page` and `latest_active` use the index instead)."""
         return [self._validate_session(raw) for _, raw in self._read(lambda: list(self._sessions.items()))]
+
+    def session_page(self, limit: int | None = 50, before: str | None = None) -> list[SessionSummary]:
+        """Up to `limit` sessions (None: all), newest first (created_at, then id); `before`: the
+        id of the last row of the previous page. Reads the index: no record is decoded."""
+        if not self._index_usable():
+            rows = sorted(self._summaries_from_records(), key=lambda s: (s.created_at, s.id), reverse=True)
+            if before is not None:
+                ids = [row.id for row in rows]
+                rows = rows[ids.index(before) + 1 :] if before in ids else []
+            return rows if limit is None else rows[:limit]
+        count = -1 if limit is None else limit  # SQLite: a negative LIMIT is no limit
+        if before is None:
+            return self._summaries(index_sql.NEWEST, (count,))
+        return self._summaries(index_sql.NEWEST_BEFORE, (before, count))
+
+    def latest_active(self, flow_id: str) -> SessionSummary | None:
+        """The newest active session on a flow: what `play`/`run` resume by default."""
+        return self._latest(flow_id, active=True)
+
+    def latest_of_flow(self, flow_id: str) -> SessionSummary | None:
+        """The newest session on a flow, whatever its status."""
+        return self._latest(flow_id, active=False)
+
+    def _latest(self, flow_id: str, *, active: bool) -> SessionSummary | None:
+        if not self._index_usable():
+            candidates = [
+                s
+                for s in self._summaries_from_records()
+                if s.flow_id == flow_id and (s.status == "active" or not active)
+            ]
+            return max(candidates, key=lambda s: (s.created_at, s.id), default=None)
+        rows = self._summaries(index_sql.LATEST_ACTIVE if active else index_sql.LATEST_ANY, (flow_id,))
+        return rows[0] if rows else None
+
+    def _index_usable(self) -> bool:
+        """The index holds a row per record. A record that is not JSON text (planted) has none:
+        then listings read the records themselves, which refuses it in one line."""
+        return self._indexed and bool(self._read(lambda: self._conn.select_one(index_sql.IN_STEP))[0])
+
+    def _summaries(self, sql: str, args: tuple[Any, ...]) -> list[SessionSummary]:
+        rows: list[SessionSummary] = self._read(lambda: [self._summary(row) for row in self._conn.select(sql, args)])
+        return rows
+
+    def _summary(self, row: tuple[Any, ...]) -> SessionSummary:
+        sid, flow_id, name, flow_hash, status, created, updated, cached_seq, forked, key, acked = row
+        texts = (sid, flow_id, name, flow_hash, status, created, updated or "", forked or "")
+        if not all(isinstance(text, str) for text in texts) or not isinstance(cached_seq, int):
+            raise StoreError(f"{self.path}: holds a session record that is not SteadyChat JSON; refusing to load it")
+        acked_seq = 0 if acked is None else _decode(acked)
+        return SessionSummary(
+            id=sid,
+            flow_id=flow_id,
+            flow_name=name,
+            flow_hash=flow_hash,
+            status=status,
+            created_at=created,
+            updated_at=updated or "",
+            last_seq=max(cached_seq, int(key.rsplit(":", 1)[1]) if isinstance(key, str) else 0),
+            acked_seq=acked_seq if isinstance(acked_seq, int) else 0,
+            forked_from=forked or "",
+        )
+
+    def _summaries_from_records(self) -> list[SessionSummary]:
+        return [
+            SessionSummary(
+                id=r.id,
+                flow_id=r.flow_id,
+                flow_name=r.flow_name,
+                flow_hash=r.flow_hash,
+                status=r.status,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                last_seq=max(r.last_seq, self.last_seq(r.id)),
+                acked_seq=self.acked_seq(r.id),
+                forked_from=r.forked_from,
+            )
+            for r in self.sessions()
+        ]
 
     def _validate_session(self, raw: Any) -> SessionRecord:
         try:
@@ -405,7 +532,7 @@ class Store:
                     chunk = change.events[start : start + 500]
                     params: list[str] = []
                     for event in chunk:
-                        params += (event_key(sid, event.seq), event.model_dump_json())
+                        params += (event_key(sid, event.seq), event.json_text())
                     self._conn.execute(_insert_events_sql(len(chunk)), params)
                 if change.acked_seq is not None:
                     self._sync[sid] = int(change.acked_seq)

@@ -26,10 +26,18 @@ def test_tiny_benchmarks_print_every_key_as_last_json_line(tmp_path: Path) -> No
     result = json.loads(lines[-1])
     for key, *_ in GOALS:
         assert isinstance(result[key], (int, float)), key
-    for key in ("step_commit_p99_ms", "resume_10k_peak_mib", "drain_10k_peak_mib", "tui_answer_ms_p50"):
+    for key in (
+        "step_commit_p99_ms",
+        "resume_10k_peak_mib",
+        "drain_10k_peak_mib",
+        "tui_answer_ms_p50",
+        "python_start_ms",
+        "answer_total_ms_p99",
+    ):
         assert isinstance(result[key], (int, float)), key
     assert result["sizes"] == "tiny"
     assert result["drain_left"] == 0
+    assert result["many_sessions"] == 300
     assert "step_commit_p50_ms" in done.stdout.split(lines[-1])[0]  # the table came first
     assert list(tmp_path.iterdir()) == []  # temporary stores cleaned up
 

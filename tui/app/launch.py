@@ -20,7 +20,7 @@ from tui.flow.loader import load_flow
 from tui.headless import open_session
 from tui.paths import bundled_flows_dir, default_server_db_path
 from tui.session import Session, latest_active_session
-from tui.store import SessionRecord, Store
+from tui.store import SessionSummary, Store
 from tui.sync.status import SyncStatus
 
 DEMO_HEARTBEAT_S = 1.0
@@ -48,12 +48,12 @@ def _open(store: Store, flow_path: Path, *, new: bool, session_id: str | None) -
     return session, notices
 
 
-def _finished_last(store: Store, flow_path: Path) -> SessionRecord | None:
+def _finished_last(store: Store, flow_path: Path) -> SessionSummary | None:
     """The flow's newest session if it is completed and no session of the flow is active."""
     flow_id = load_flow(flow_path).id
     if latest_active_session(store, flow_id) is not None:
         return None
-    newest = max((r for r in store.sessions() if r.flow_id == flow_id), key=lambda r: r.created_at, default=None)
+    newest = store.latest_of_flow(flow_id)
     return newest if newest is not None and newest.status == "completed" else None
 
 

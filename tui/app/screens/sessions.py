@@ -95,7 +95,7 @@ class SessionsScreen(Screen[None]):
         store = self.app.store
         selected = self.selected_id
         table.clear()
-        records = sorted(store.sessions(), key=lambda r: (r.created_at, r.id), reverse=True)
+        records = store.session_page(limit=None)  # newest first, from the session index
         current = self.app.session.id
         conflicts = store.conflicts()
         for record in records:
