@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, OptionList, SelectionList, Static, Te
 
 from tests.tui.helpers import answer_area, bubble_texts, static_text, transcript, wait_for
 from tui.app.testing import build_app
-from tui.app.widgets.answer_area import RatingRow
+from tui.app.widgets.rating_row import RatingRow
 from tui.app.widgets.sync_log import SyncLog
 from tui.app.widgets.top_bar import TopBar
 from tui.paths import bundled_flows_dir

@@ -5,7 +5,8 @@ from __future__ import annotations
 from textual.widgets import Button, Input, OptionList, SelectionList, TextArea
 
 from tests.tui.helpers import answer_area, bubble_texts, static_text, wait_for
-from tui.app.widgets.answer_area import ChoiceList, RatingRow
+from tui.app.widgets.choice_list import ChoiceList
+from tui.app.widgets.rating_row import RatingRow
 
 ALL_KINDS = """
 name: Kinds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.helpers import Paste, answer_area, bubble_texts, burst, wait_for
-from tui.app.widgets.answer_area import RatingRow
+from tui.app.widgets.rating_row import RatingRow
 
 FIVE = """
 name: Five
