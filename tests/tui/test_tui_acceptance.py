@@ -9,7 +9,6 @@ from pathlib import Path
 from textual.widgets import Button, Input, OptionList, SelectionList, Static, TextArea
 
 from tests.tui.helpers import answer_area, bubble_texts, static_text, transcript, wait_for
-from tui.app.testing import build_app
 from tui.app.widgets.rating_row import RatingRow
 from tui.app.widgets.sync_log import SyncLog
 from tui.app.widgets.top_bar import TopBar
@@ -78,7 +77,7 @@ async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> Non
         assert answers == ["https://notaurl.org"]
 
 
-async def test_resume_after_refusal_puts_the_answer_back(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_resume_after_refusal_puts_the_answer_back(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
     path = flow_file("""
         name: Mail
         groups:
@@ -86,17 +85,14 @@ async def test_resume_after_refusal_puts_the_answer_back(store, flow_file) -> No
             - ask: email
             - say: ok
     """)
-    first = build_app(store, path)
+    first = make_app(path)
     async with first.run_test(size=(100, 30)):
         first.session.answer("ada@")
     first.session.close()
-    second = build_app(store, session=first.settings.sessions.resume(first.session.id))
-    try:
-        async with second.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: isinstance(second.focused, Input))
-            assert second.focused.value == "ada@"
-    finally:
-        second.session.close()
+    second = make_app(session=first.settings.sessions.resume(first.session.id))
+    async with second.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(second.focused, Input))
+        assert second.focused.value == "ada@"
 
 
 async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]

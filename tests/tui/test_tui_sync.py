@@ -12,8 +12,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from tests.tui.helpers import bubble_texts, static_text, wait_for
-from tui.app.widgets.connection_indicator import ConnectionIndicator
+from tests.tui.helpers import bubble_texts, indicator, static_text, wait_for
 from tui.app.widgets.sync_log import SyncLog
 from tui.faultproxy import FaultMode, ProxyThread
 from tui.server.run import ServerThread
@@ -45,10 +44,6 @@ def factory(store, url: str, heartbeat: float = 0.2):  # type: ignore[no-untyped
         )
 
     return build
-
-
-def indicator(app):  # type: ignore[no-untyped-def]
-    return app.chat.query_one(ConnectionIndicator)
 
 
 def closed_port() -> int:
