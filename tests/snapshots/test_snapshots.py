@@ -14,11 +14,11 @@ SIZE = (100, 30)
 DEMO = bundled_flows_dir() / "demo.yaml"
 
 
-def test_start_of_a_flow(snap_compare, make_app) -> None:  # type: ignore[no-untyped-def]
+def test_start_of_a_flow(snap_compare, make_app) -> None:
     assert snap_compare(make_app(DEMO), terminal_size=SIZE)
 
 
-def test_choice_input(snap_compare, make_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_choice_input(snap_compare, make_app, tmp_path) -> None:
     flow = tmp_path / "choice.yaml"
     flow.write_text(
         "name: Coffee order\n"
@@ -32,19 +32,19 @@ def test_choice_input(snap_compare, make_app, tmp_path) -> None:  # type: ignore
     assert snap_compare(make_app(flow), terminal_size=SIZE, press=["down"])
 
 
-def test_validation_retry(snap_compare, make_app) -> None:  # type: ignore[no-untyped-def]
+def test_validation_retry(snap_compare, make_app) -> None:
     app = make_app(DEMO)
     app.session.answer("Ada")
     app.session.answer("not-an-email")
     assert snap_compare(app, terminal_size=SIZE)
 
 
-def test_offline_with_queued_steps(snap_compare, make_app) -> None:  # type: ignore[no-untyped-def]
+def test_offline_with_queued_steps(snap_compare, make_app) -> None:
     app = make_app(DEMO, sync=FakeSync, demo=FakeNetwork(), show_sync_log=True)
     app.session.answer("Ada")
     app.session.answer("ada@example.com")
 
-    async def go_offline(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def go_offline(pilot) -> None:
         app.post_message(SyncLogged("online"))
         app.post_message(SyncLogged("sent 5e550001 1..3"))
         app.post_message(SyncLogged("network cut (F2): answers queue locally"))
@@ -55,7 +55,7 @@ def test_offline_with_queued_steps(snap_compare, make_app) -> None:  # type: ign
     assert snap_compare(app, terminal_size=SIZE, run_before=go_offline)
 
 
-def test_sessions_screen(snap_compare, make_app) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_screen(snap_compare, make_app) -> None:
     first = make_app(DEMO)
     sessions = first.settings.sessions
     first.session.answer("Ada")
@@ -66,7 +66,7 @@ def test_sessions_screen(snap_compare, make_app) -> None:  # type: ignore[no-unt
     assert snap_compare(make_app(session=second, sessions=sessions), terminal_size=SIZE, press=["ctrl+s"])
 
 
-def test_rating_with_ten_typed(snap_compare, make_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rating_with_ten_typed(snap_compare, make_app, tmp_path) -> None:
     flow = tmp_path / "nps.yaml"
     flow.write_text(
         "name: Survey\n"

@@ -20,7 +20,8 @@ import pytest
 from textual import events
 from textual.keys import _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
-from textual.widgets import Markdown, Static
+from textual.widget import Widget
+from textual.widgets import Markdown
 
 from tui.app.app import SteadyChatApp
 from tui.app.testing import build_app
@@ -90,11 +91,11 @@ def bubble_texts(app: SteadyChatApp) -> list[str]:
     return texts
 
 
-def static_text(widget: Static) -> str:
+def static_text(widget: Widget) -> str:
     return str(widget.render())
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(pilot: Pilot[Any], condition: Callable[..., bool], timeout: float = 10.0) -> None:
     """Wait until `condition()` holds (checked between UI turns), or fail after `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -32,7 +32,7 @@ groups:
         (SyncStatus(ConnState.CONFLICT, 1), "-conflict", "≠ conflict"),
     ],
 )
-async def test_states(make_app, flow_file, status, css, text) -> None:  # type: ignore[no-untyped-def]
+async def test_states(make_app, flow_file, status, css, text) -> None:
     app = make_app(flow_file(FLOW))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -51,7 +51,7 @@ async def test_states(make_app, flow_file, status, css, text) -> None:  # type: 
         assert static_text(widget) == text
 
 
-async def test_retry_countdown_ticks(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_retry_countdown_ticks(make_app, flow_file) -> None:
     now = [1000.0]
     app = make_app(flow_file(FLOW), monotonic=lambda: now[0])
     async with app.run_test(size=(100, 30)) as pilot:
@@ -62,7 +62,7 @@ async def test_retry_countdown_ticks(make_app, flow_file) -> None:  # type: igno
         await wait_for(pilot, lambda: static_text(indicator(app)).endswith("retry in 2s"), timeout=3)
 
 
-async def test_one_toast_per_transition(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_one_toast_per_transition(make_app, flow_file) -> None:
     app = make_app(flow_file(FLOW))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -84,7 +84,7 @@ async def test_one_toast_per_transition(make_app, flow_file) -> None:  # type: i
         assert "token" in list(app._notifications)[-1].message
 
 
-async def test_status_messages_from_the_client_reach_the_indicator(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_status_messages_from_the_client_reach_the_indicator(make_app, flow_file) -> None:
     from tui.app.messages import SyncStatusChanged
 
     app = make_app(flow_file(FLOW))

@@ -31,7 +31,7 @@ groups:
 """
 
 
-async def test_resume_shows_transcript_and_waits_at_input(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_resume_shows_transcript_and_waits_at_input(make_app, flow_file) -> None:
     path = flow_file(FLOW)
     first = make_app(path)
     async with first.run_test(size=(100, 30)) as pilot:
@@ -55,7 +55,7 @@ async def test_resume_shows_transcript_and_waits_at_input(make_app, flow_file) -
         assert "Picked Beta" in bubble_texts(second)
 
 
-async def test_resume_after_refused_answer_shows_retry(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_resume_after_refused_answer_shows_retry(make_app, flow_file) -> None:
     path = flow_file("""
         name: Mail
         groups:
@@ -75,7 +75,7 @@ async def test_resume_after_refused_answer_shows_retry(make_app, flow_file) -> N
         assert isinstance(second.focused, Input)
 
 
-async def test_lazy_transcript_mounts_one_page(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_lazy_transcript_mounts_one_page(make_app, flow_file) -> None:
     path = flow_file(LOOP)
     builder = make_app(path)
     session = builder.session
@@ -101,7 +101,7 @@ async def test_lazy_transcript_mounts_one_page(make_app, flow_file) -> None:  # 
         await wait_for(pilot, lambda: "echo last" in bubble_texts(app))
 
 
-def test_a_session_driven_elsewhere_opens_read_only_with_a_notice(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_driven_elsewhere_opens_read_only_with_a_notice(store, flow_file) -> None:
     from tui.app.launch import _open
     from tui.flow.loader import load_flow
     from tui.session import Session
@@ -122,7 +122,7 @@ def test_a_session_driven_elsewhere_opens_read_only_with_a_notice(store, flow_fi
         driver.close()
 
 
-async def test_a_session_finished_before_a_kill_reopens_completed(make_app, store, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_a_session_finished_before_a_kill_reopens_completed(make_app, store, flow_file) -> None:
     from tui.app.launch import _open
     from tui.flow.loader import load_flow
     from tui.session import Session
@@ -137,6 +137,7 @@ async def test_a_session_finished_before_a_kill_reopens_completed(make_app, stor
     finished = Session.start(store, load_flow(path))
     finished.answer("Ada")
     assert finished.status == "completed"
+    assert finished._lock is not None
     finished._lock.release()  # killed: no close(), the OS dropped the lock
     session, notices = _open(store, path, new=False, session_id=None)
     app = make_app(session=session)  # make_app closes the session shown last (ctrl+n closes this one)
@@ -152,7 +153,7 @@ async def test_a_session_finished_before_a_kill_reopens_completed(make_app, stor
     fresh.close()
 
 
-async def test_a_long_conversation_keeps_a_bounded_number_of_bubbles(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_a_long_conversation_keeps_a_bounded_number_of_bubbles(make_app, flow_file) -> None:
     from tui.app.widgets.transcript import MAX_MOUNTED, PRUNE_BATCH
 
     app = make_app(flow_file("name: L\ngroups:\n  Loop:\n    - ask: x\n    - say: 'echo {{x}}'\n    - goto: Loop\n"))

@@ -20,7 +20,7 @@ groups:
 """
 
 
-async def test_sessions_screen_lists_resumes_and_exports(make_app, flow_file, store) -> None:  # type: ignore[no-untyped-def]
+async def test_sessions_screen_lists_resumes_and_exports(make_app, flow_file, store) -> None:
     app = make_app(flow_file(FLOW))
     first = app.session.id
     async with app.run_test(size=(100, 30)) as pilot:
@@ -51,7 +51,7 @@ async def test_sessions_screen_lists_resumes_and_exports(make_app, flow_file, st
         assert "Hello Ada" in bubble_texts(app)
 
 
-async def test_demo_keys_hidden_outside_the_demo(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_demo_keys_hidden_outside_the_demo(make_app, flow_file) -> None:
     app = make_app(flow_file(FLOW))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -62,7 +62,7 @@ async def test_demo_keys_hidden_outside_the_demo(make_app, flow_file) -> None:  
         assert "f2" not in keys and "ctrl+s" in keys
 
 
-async def test_demo_keys_switch_the_network(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_demo_keys_switch_the_network(make_app, flow_file) -> None:
     network = FakeNetwork()
     app = make_app(flow_file(FLOW), demo=network)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -72,7 +72,7 @@ async def test_demo_keys_switch_the_network(make_app, flow_file) -> None:  # typ
         assert app.check_action("toggle_network", ()) is True
 
 
-async def test_palette_commands_call_the_same_actions(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_palette_commands_call_the_same_actions(make_app, flow_file) -> None:
     app = make_app(flow_file(FLOW))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -84,3 +84,29 @@ async def test_palette_commands_call_the_same_actions(make_app, flow_file) -> No
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+
+
+async def test_sessions_rows_follow_the_sync_status(make_app, flow_file, store) -> None:
+    """The sessions screen watches the app's `sync_status`: the queued count follows deliveries,
+    and once the screen is closed a status reaches only the chat screen."""
+    from tui.sync.status import ConnState, SyncStatus
+
+    app = make_app(flow_file(FLOW))
+    sid = app.session.id
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press(*"Ada", "enter")
+        await wait_for(pilot, lambda: app.session.status == "completed")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        table = app.screen.query_one(DataTable)
+        queued = lambda: str(table.get_row_at(table.get_row_index(sid))[5])  # noqa: E731
+        assert queued() == str(app.session.last_seq)
+        store.set_acked_seq(sid, app.session.last_seq)  # what the sync client does on an ack
+        app.sync_status = SyncStatus(ConnState.ONLINE)
+        await wait_for(pilot, lambda: queued() == "·")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+        app.sync_status = SyncStatus(ConnState.OFFLINE, 0, retry_in=1)
+        await pilot.pause()
+        assert app.chat.query_one("ConnectionIndicator").has_class("-offline")
