@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     # 2: the rules a flow runs
     ("tui.rules",),
     # 3: the engine and the store
-    ("tui.engine", "tui.engine_blocks", "tui.store"),
+    ("tui.engine", "tui.engine_blocks", "tui.store", "tui.store_index"),
     # 4: sessions, transcripts, the sync client and the server
     ("tui.session", "tui.transcript", "tui.sync", "tui.server"),
     # 5: what commands do with sessions
