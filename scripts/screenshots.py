@@ -22,10 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cairosvg
 from textual.pilot import Pilot
 
-from tui.app.app import (
-    SessionFactory,
-    SteadyChatApp,
-)
+from tui.app.app import SteadyChatApp
+from tui.app.catalog import SessionCatalog
 from tui.app.launch import DemoNetwork
 from tui.app.testing import SEED, build_app, fixed_clock, session_ids
 from tui.app.widgets.connection_indicator import ConnectionIndicator
@@ -107,7 +105,7 @@ async def scene_start_and_choice(tmp: Path, out: Path) -> None:
 
 async def scene_offline_online_sessions(tmp: Path, out: Path) -> None:
     store = Store.open(tmp / "sync.db")
-    earlier = SessionFactory(store, clock=fixed_clock, seed=SEED, ids=session_ids("a11c"))
+    earlier = SessionCatalog(store, clock=fixed_clock, seed=SEED, ids=session_ids("a11c"))
     for name in ("onboarding.yaml", "support.yaml"):
         earlier.start(load_flow(bundled_flows_dir() / name)).close()
     server = ServerThread(tmp / "server.db", [TOKEN]).start()

@@ -9,8 +9,7 @@ from pathlib import Path
 from textual.widgets import Button, Input, OptionList, SelectionList, Static, TextArea
 
 from tests.tui.helpers import answer_area, bubble_texts, static_text, transcript, wait_for
-from tui.app.testing import build_app
-from tui.app.widgets.answer_area import RatingRow
+from tui.app.widgets.rating_row import RatingRow
 from tui.app.widgets.sync_log import SyncLog
 from tui.app.widgets.top_bar import TopBar
 from tui.paths import bundled_flows_dir
@@ -18,12 +17,12 @@ from tui.paths import bundled_flows_dir
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def footer_keys(app) -> set[str]:  # type: ignore[no-untyped-def]
+def footer_keys(app) -> set[str]:
     """The actions the footer shows right now."""
     return {binding.action for (_, binding, enabled, _) in app.screen.active_bindings.values() if enabled}
 
 
-async def test_top_bar_does_not_repeat_the_app_name(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_top_bar_does_not_repeat_the_app_name(make_app, flow_file) -> None:
     # The demo flow is called "SteadyChat demo": the bar read "SteadyChat SteadyChat demo".
     demo = make_app(bundled_flows_dir() / "demo.yaml")
     async with demo.run_test(size=(100, 30)) as pilot:
@@ -33,7 +32,7 @@ async def test_top_bar_does_not_repeat_the_app_name(make_app, flow_file) -> None
         assert static_text(bar.query_one("#flow-title", Static)).startswith("SteadyChat demo · session")
 
 
-async def test_top_bar_names_the_app_before_another_flow(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_top_bar_names_the_app_before_another_flow(make_app, flow_file) -> None:
     other = make_app(
         flow_file("""
         name: Support
@@ -49,7 +48,7 @@ async def test_top_bar_names_the_app_before_another_flow(make_app, flow_file) ->
         assert static_text(bar.query_one("#app-name", Static)) == "SteadyChat ›"
 
 
-async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> None:
     # The flow's own rule refuses "notaurl" before anything is sent: its retry message shows
     # inline, the typed text stays, nothing is recorded.
     app = make_app(
@@ -78,7 +77,7 @@ async def test_engine_refusal_keeps_the_typed_answer(make_app, flow_file) -> Non
         assert answers == ["https://notaurl.org"]
 
 
-async def test_resume_after_refusal_puts_the_answer_back(store, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_resume_after_refusal_puts_the_answer_back(make_app, flow_file) -> None:
     path = flow_file("""
         name: Mail
         groups:
@@ -86,20 +85,17 @@ async def test_resume_after_refusal_puts_the_answer_back(store, flow_file) -> No
             - ask: email
             - say: ok
     """)
-    first = build_app(store, path)
+    first = make_app(path)
     async with first.run_test(size=(100, 30)):
         first.session.answer("ada@")
     first.session.close()
-    second = build_app(store, session=first.settings.sessions.resume(first.session.id))
-    try:
-        async with second.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: isinstance(second.focused, Input))
-            assert second.focused.value == "ada@"
-    finally:
-        second.session.close()
+    second = make_app(session=first.settings.sessions.resume(first.session.id))
+    async with second.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(second.focused, Input))
+        assert second.focused.value == "ada@"
 
 
-async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:
     # The options are numbered "1. Tea" but a digit did nothing.
     app = make_app(
         flow_file("""
@@ -119,7 +115,7 @@ async def test_multiple_choice_digits_toggle(make_app, flow_file) -> None:  # ty
         assert "Tea, Water" in bubble_texts(app)
 
 
-async def test_long_text_shows_its_placeholder(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_long_text_shows_its_placeholder(make_app, flow_file) -> None:
     app = make_app(
         flow_file("""
         name: L
@@ -135,7 +131,7 @@ async def test_long_text_shows_its_placeholder(make_app, flow_file) -> None:  # 
         assert str(app.focused.placeholder) == "What happened?"
 
 
-async def test_rating_row_fits_80_columns(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_rating_row_fits_80_columns(make_app, flow_file) -> None:
     # 0..10 with both labels was cut at 80 columns ("Very likel").
     app = make_app(
         flow_file("""
@@ -152,14 +148,14 @@ async def test_rating_row_fits_80_columns(make_app, flow_file) -> None:  # type:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         row = answer_area(app).query_one(RatingRow)
-        assert [b.label.plain for b in row.query(Button)][-1] == "10"
+        assert [str(b.label) for b in row.query(Button)][-1] == "10"
         right_edge = app.screen.region.right
         for widget in row.children:
             assert widget.region.right <= right_edge, widget
         assert static_text(row.query(".rating-label").last(Static)) == "Very likely"
 
 
-async def test_picture_choices_keep_one_short_line_per_picture(make_app, store) -> None:  # type: ignore[no-untyped-def]
+async def test_picture_choices_keep_one_short_line_per_picture(make_app, store) -> None:
     # Picture choices showed their whole unsplash URL, wrapped over three lines each.
     from tui.flow.loader import load_flow
 
@@ -177,7 +173,7 @@ async def test_picture_choices_keep_one_short_line_per_picture(make_app, store) 
         await wait_for(pilot, lambda: "Cycling" in bubble_texts(app))
 
 
-async def test_file_input_hides_typebot_html_placeholder(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_file_input_hides_typebot_html_placeholder(make_app) -> None:
     from tui.flow.loader import load_flow
 
     app = make_app(load_flow(Path(__file__).parent / "data" / "file_upload.json"))
@@ -186,7 +182,7 @@ async def test_file_input_hides_typebot_html_placeholder(make_app) -> None:  # t
         assert app.focused.placeholder == "Paste a file URL…"
 
 
-async def test_earlier_key_only_when_there_is_something_earlier(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_earlier_key_only_when_there_is_something_earlier(make_app, flow_file) -> None:
     app = make_app(
         flow_file("""
         name: E
@@ -206,7 +202,7 @@ async def test_earlier_key_only_when_there_is_something_earlier(make_app, flow_f
         assert "load_earlier" not in footer_keys(app)
 
 
-async def test_sync_log_leaves_room_for_the_chat_at_80_columns(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_sync_log_leaves_room_for_the_chat_at_80_columns(make_app, flow_file) -> None:
     from tui.app.testing import FakeNetwork, FakeSync
 
     app = make_app(bundled_flows_dir() / "demo.yaml", sync=FakeSync, demo=FakeNetwork(), show_sync_log=True)
@@ -232,7 +228,7 @@ def test_png_screenshots_use_a_monospace_font() -> None:
     assert "font-family: monospace;" in converted
 
 
-async def test_f2_toasts_only_when_the_sync_log_is_hidden(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_f2_toasts_only_when_the_sync_log_is_hidden(make_app) -> None:
     # With the log open, F2 gave a toast that repeated the log and stacked on "Back online".
     from tui.app.testing import FakeNetwork, FakeSync
 
@@ -263,10 +259,11 @@ def test_media_url_shown_once() -> None:
         seq=4, type="message", ts="2026-01-01T12:00:00.000Z",
         data={"kind": "image", "text": "Our office", "url": url},
     ))  # fmt: skip
+    assert isinstance(captioned, MediaBubble)
     assert "Our office" in str(captioned.content)
 
 
-async def test_demo_footer_fits_80_columns(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_demo_footer_fits_80_columns(make_app) -> None:
     from textual.widgets import Footer
 
     from tui.app.testing import FakeNetwork, FakeSync
@@ -281,7 +278,7 @@ async def test_demo_footer_fits_80_columns(make_app) -> None:  # type: ignore[no
         assert footer.virtual_size.width <= footer.size.width
 
 
-async def test_bubbles_keep_a_readable_width_on_a_wide_terminal(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_bubbles_keep_a_readable_width_on_a_wide_terminal(make_app, flow_file) -> None:
     long = " ".join(["word"] * 80)
     app = make_app(
         flow_file(f"""
@@ -308,7 +305,7 @@ async def test_bubbles_keep_a_readable_width_on_a_wide_terminal(make_app, flow_f
         assert bubble.region.width <= 80 * 0.85 and bubble.region.right <= 80  # wrapped, not cut
 
 
-async def test_sync_log_keeps_following_the_newest_line(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_sync_log_keeps_following_the_newest_line(make_app, flow_file) -> None:
     from tui.app.testing import FakeSync
 
     app = make_app(flow_file("name: L\ngroups:\n  A:\n    - ask: x\n"), sync=FakeSync, show_sync_log=True)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from tests.tui.helpers import bubble_texts, static_text, wait_for
-from tui.app.widgets.connection_indicator import ConnectionIndicator
+from tests.tui.helpers import bubble_texts, indicator, static_text, wait_for
 from tui.app.widgets.sync_log import SyncLog
 from tui.faultproxy import FaultMode, ProxyThread
 from tui.server.run import ServerThread
@@ -31,8 +30,8 @@ groups:
 """
 
 
-def factory(store, url: str, heartbeat: float = 0.2):  # type: ignore[no-untyped-def]
-    def build(on_status, on_log):  # type: ignore[no-untyped-def]
+def factory(store, url: str, heartbeat: float = 0.2):
+    def build(on_status, on_log):
         return SyncClient(
             store,
             url,
@@ -45,10 +44,6 @@ def factory(store, url: str, heartbeat: float = 0.2):  # type: ignore[no-untyped
         )
 
     return build
-
-
-def indicator(app):  # type: ignore[no-untyped-def]
-    return app.chat.query_one(ConnectionIndicator)
 
 
 def closed_port() -> int:
@@ -91,13 +86,13 @@ class SilentServer:
         self._sock.close()
 
 
-async def test_a_pending_request_never_blocks_a_key(make_app, flow_file, store) -> None:  # type: ignore[no-untyped-def]
+async def test_a_pending_request_never_blocks_a_key(make_app, flow_file, store) -> None:
     # The server accepts the sync client's request and never answers (read timeout far away):
     # every key is handled, every answer committed and shown while that request is in flight.
     server = SilentServer()
     url = f"http://127.0.0.1:{server.port}"
 
-    def build(on_status, on_log):  # type: ignore[no-untyped-def]
+    def build(on_status, on_log):
         return SyncClient(
             store, url, TOKEN, heartbeat=0.2, connect_timeout=30.0, read_timeout=300.0,
             total_timeout=600.0, on_status=on_status, on_log=on_log,
@@ -119,7 +114,7 @@ async def test_a_pending_request_never_blocks_a_key(make_app, flow_file, store) 
         server.close()
 
 
-async def test_dead_server_shows_offline_with_the_queue(make_app, flow_file, store) -> None:  # type: ignore[no-untyped-def]
+async def test_dead_server_shows_offline_with_the_queue(make_app, flow_file, store) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     app = make_app(flow_file(FLOW), sync=factory(store, url))
     async with app.run_test(size=(100, 30)) as pilot:
@@ -137,7 +132,7 @@ async def test_dead_server_shows_offline_with_the_queue(make_app, flow_file, sto
         assert store.total_pending() > 0
 
 
-async def test_real_server_through_proxy_down_and_up(make_app, flow_file, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_real_server_through_proxy_down_and_up(make_app, flow_file, store, tmp_path: Path) -> None:
     server = ServerThread(tmp_path / "server.db", [TOKEN]).start()
     proxy = ProxyThread("127.0.0.1", server.port).start()
     try:
@@ -165,7 +160,7 @@ async def test_real_server_through_proxy_down_and_up(make_app, flow_file, store,
         server.stop()
 
 
-async def test_server_stopped_then_started(make_app, flow_file, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_server_stopped_then_started(make_app, flow_file, store, tmp_path: Path) -> None:
     server = ServerThread(tmp_path / "server.db", [TOKEN]).start()
     port = server.port
     app = make_app(flow_file(FLOW), sync=factory(store, server.url))
@@ -184,7 +179,7 @@ async def test_server_stopped_then_started(make_app, flow_file, store, tmp_path:
         server.stop()
 
 
-async def test_wrong_token_is_unauthorized_once(make_app, flow_file, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_token_is_unauthorized_once(make_app, flow_file, store, tmp_path: Path) -> None:
     server = ServerThread(tmp_path / "server.db", ["another-token"]).start()
     try:
         app = make_app(flow_file(FLOW), sync=factory(store, server.url))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.helpers import Paste, answer_area, bubble_texts, burst, wait_for
-from tui.app.widgets.answer_area import RatingRow
+from tui.app.widgets.rating_row import RatingRow
 
 FIVE = """
 name: Five
@@ -56,19 +56,19 @@ groups:
 """
 
 
-def answers(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def answers(app) -> list[tuple[str, str]]:
     """(question block, answer text) of every recorded answer, in order."""
     return [(e.data["block_id"], e.data["text"]) for e in app.session.events() if e.type == "answer"]
 
 
-def input_blocks(app) -> list[str]:  # type: ignore[no-untyped-def]
+def input_blocks(app) -> list[str]:
     return [e.data["block_id"] for e in app.session.events() if e.type == "input"]
 
 
 @pytest.mark.parametrize("typing_delay", [0.0, 0.3])
 async def test_five_answers_typed_without_a_pause_each_land_on_their_question(
     make_app, flow_file, typing_delay
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     app = make_app(flow_file(FIVE), typing_delay=typing_delay)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.focused is answer_area(app).live)
@@ -90,7 +90,7 @@ async def test_five_answers_typed_without_a_pause_each_land_on_their_question(
     assert answers(app) == list(zip(blocks, ["Ada", "Paris", "7", "10", "Great app"], strict=True))
 
 
-async def test_every_kind_typed_ahead_in_one_burst(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_every_kind_typed_ahead_in_one_burst(make_app, flow_file) -> None:
     app = make_app(flow_file(MIXED), typing_delay=0.2)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.focused is answer_area(app).live)
@@ -118,7 +118,7 @@ async def test_every_kind_typed_ahead_in_one_burst(make_app, flow_file) -> None:
     assert [block for block, _ in answers(app)] == input_blocks(app)
 
 
-async def test_a_digit_never_answers_a_question_that_was_not_shown(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_a_digit_never_answers_a_question_that_was_not_shown(make_app, flow_file) -> None:
     # Issue 10: on a 0-10 rating, "1" then "0" stored 1 and the 0 answered the next question.
     app = make_app(flow_file(FIVE))
     async with app.run_test(size=(100, 30)) as pilot:
@@ -135,7 +135,7 @@ async def test_a_digit_never_answers_a_question_that_was_not_shown(make_app, flo
         assert app.session.waiting_input is not None and app.session.waiting_input.kind == "text"
 
 
-async def test_a_refused_answer_keeps_the_keys_typed_after_it(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_a_refused_answer_keeps_the_keys_typed_after_it(make_app, flow_file) -> None:
     app = make_app(
         flow_file("""
         name: R
@@ -157,7 +157,7 @@ async def test_a_refused_answer_keeps_the_keys_typed_after_it(make_app, flow_fil
     assert all(e.data.get("valid", True) for e in app.session.events(after=before) if e.type == "answer")
 
 
-async def test_keys_typed_with_the_transcript_focused_go_to_the_input(make_app, flow_file) -> None:  # type: ignore[no-untyped-def]
+async def test_keys_typed_with_the_transcript_focused_go_to_the_input(make_app, flow_file) -> None:
     app = make_app(flow_file(FIVE))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.focused is answer_area(app).live)
@@ -169,13 +169,13 @@ async def test_keys_typed_with_the_transcript_focused_go_to_the_input(make_app, 
     assert [text for _, text in answers(app)] == ["Ada", "Oslo"]
 
 
-async def test_answers_neither_rebuild_the_input_nor_the_footer(make_app, flow_file, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_answers_neither_rebuild_the_input_nor_the_footer(make_app, flow_file, monkeypatch) -> None:
     from textual.widgets import Footer
 
     recomposed: list[str] = []
     original = Footer.recompose
 
-    async def counting(self) -> None:  # type: ignore[no-untyped-def]
+    async def counting(self) -> None:
         recomposed.append("footer")
         await original(self)
 

@@ -1,40 +1,43 @@
 """SteadyChatApp: settings, global bindings, the sync worker and session switching.
 
-Everything the app depends on is injected through `AppSettings` (store, how sessions are
-started and resumed, the sync client factory, clocks), so tests build it with a tmp store, a
+Everything the app depends on is injected through `AppSettings` (the session catalog over the
+store, the sync client factory, clocks), so tests build it with a tmp store, a
 fixed clock and fixed ids, and the launcher builds it with the real ones.
 
 Steps are local SQLite commits, done directly on the UI thread (milliseconds). The network only
-ever runs in the `sync` worker; its status reaches the indicator as `SyncStatusChanged`
-messages, so keys keep answering whatever the server does.
+ever runs in the `sync` worker; its status reaches the app as `SyncStatusChanged` messages and
+becomes the app's `sync_status` reactive, so keys keep answering whatever the server does.
+
+Attributes down, messages up: screens get what they show in `__init__` and `dismiss()` a result
+(or post a message from `messages.py`); widgets that follow the sync state watch the app's
+reactives (`sync_status`, `sync_log_added`, `sync_log_visible`) with `self.watch(self.app, ...)`.
+Nothing below this module imports it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar, Protocol
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.screen import Screen
 
+from tui.app.catalog import SessionCatalog
 from tui.app.commands import SteadyChatCommands
-from tui.app.messages import SyncLogged, SyncStatusChanged
+from tui.app.messages import ExportRequested, SyncLogged, SyncStatusChanged
 from tui.app.screens.chat import ChatScreen
 from tui.app.screens.sessions import SessionsScreen
-from tui.app.widgets.connection_indicator import ConnectionIndicator
-from tui.app.widgets.sync_log import SyncLog, SyncLogBook
+from tui.app.widgets.sync_log import SyncLogBook
 from tui.errors import SteadyChatError
-from tui.flow.model import Flow
-from tui.session import Session, stored_flow, utc_now
-from tui.store import Store
+from tui.session import Session, utc_now
 from tui.sync.status import ConnState, SyncStatus
-from tui.transcript import export_markdown
 
 WIDGETS = Path(__file__).parent / "widgets"
 SCREENS = Path(__file__).parent / "screens"
@@ -63,40 +66,14 @@ class DemoControls(Protocol):
     def attach_log(self, sink: Callable[[str], None]) -> None: ...
 
 
-class SessionFactory:
-    """How the app starts and resumes sessions (tests pass fixed ids and seeds)."""
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-        seed: int | None = None,
-        ids: Iterable[str] | None = None,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.seed = seed
-        self._ids = iter(ids) if ids is not None else None
-
-    def start(self, flow: Flow) -> Session:
-        session_id = next(self._ids, None) if self._ids is not None else None
-        return Session.start(self.store, flow, clock=self.clock, seed=self.seed, session_id=session_id)
-
-    def resume(self, session_id: str, *, read_only: bool = False) -> Session:
-        return Session.resume(self.store, session_id, clock=self.clock, read_only=read_only)
-
-
 @dataclass
 class AppSettings:
     """What the app is built with."""
 
-    store: Store
-    """The local store: sessions, events, acked seqs."""
     session: Session
     """The session shown first (started or resumed by the launcher)."""
-    sessions: SessionFactory
-    """Starts and resumes sessions (ctrl+n, the sessions screen)."""
+    sessions: SessionCatalog
+    """Lists, starts and resumes the stored sessions (ctrl+n, the sessions screen)."""
     sync: SyncFactory | None = None
     """Builds the sync client; None means local-only."""
     clock: Callable[[], datetime] = utc_now
@@ -123,7 +100,7 @@ class SteadyChatApp(App[None]):
     """The SteadyChat terminal UI."""
 
     TITLE = "SteadyChat"
-    CSS_PATH: ClassVar[list[str | Path]] = [
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
         WIDGETS / "top_bar.tcss",
         WIDGETS / "connection_indicator.tcss",
         WIDGETS / "transcript.tcss",
@@ -145,26 +122,44 @@ class SteadyChatApp(App[None]):
         Binding("f4", "toggle_sync_log", "Log", id="toggle_sync_log", tooltip="Show or hide the sync log"),
     ]
 
+    sync_status: reactive[SyncStatus] = reactive(SyncStatus(ConnState.LOCAL_ONLY), init=False)
+    """What the sync client last reported; connection indicators and the sessions rows watch it."""
+    sync_log_added: reactive[int] = reactive(0, init=False)
+    """Lines added to the sync log so far; the sync log widgets watch it to show the new ones."""
+    sync_log_visible: reactive[bool] = reactive(False, init=False)
+    """Whether the sync log is shown (F4); the sync log widgets watch it."""
+
     def __init__(self, settings: AppSettings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if settings.animation_level is not None:
             self.animation_level = settings.animation_level  # type: ignore[assignment]
         self.settings = settings
-        self.store = settings.store
+        self.catalog = settings.sessions
         self.session = settings.session
         self.sync_client: SyncClientLike | None = None
-        self.sync_status = SyncStatus(ConnState.CONNECTING if settings.sync else ConnState.LOCAL_ONLY)
-        self.sync_log_visible = settings.show_sync_log
+        self.set_reactive(
+            SteadyChatApp.sync_status, SyncStatus(ConnState.CONNECTING if settings.sync else ConnState.LOCAL_ONLY)
+        )
+        self.set_reactive(SteadyChatApp.sync_log_visible, settings.show_sync_log)
         self.sync_log = SyncLogBook(settings.clock)
         self._outage_peak: int | None = None
         self._outage_since: float | None = None
         self._conflict_toasted = ""  # the conflict detail already toasted: one toast per conflict
         self._kick_listener = self._kick
         self.session.listeners.append(self._kick_listener)
+        self._chat: ChatScreen | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen[Any]:
-        return ChatScreen(self.session)
+        settings = self.settings
+        self._chat = ChatScreen(
+            self.session,
+            sync_log=self.sync_log,
+            monotonic=settings.monotonic,
+            typing_delay=settings.typing_delay,
+            cursor_blink=settings.cursor_blink,
+        )
+        return self._chat
 
     def on_mount(self) -> None:
         for notice in self.settings.notices:
@@ -197,18 +192,11 @@ class SteadyChatApp(App[None]):
             self.sync_client.kick(session.id)
 
     def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
-        self.set_sync_status(message.status)
+        self.sync_status = message.status
 
-    def set_sync_status(self, status: SyncStatus) -> None:
-        """Show a status everywhere and toast the transitions that need the user."""
-        previous = self.sync_status
-        self.sync_status = status
+    def watch_sync_status(self, previous: SyncStatus, status: SyncStatus) -> None:
+        """Toast the transitions that need the user (the indicators show every status)."""
         self._toast_transition(previous, status)
-        for screen in self.screen_stack:
-            for indicator in screen.query(ConnectionIndicator):
-                indicator.status = status
-            if isinstance(screen, SessionsScreen):
-                screen.refresh_rows()
 
     def _toast_transition(self, previous: SyncStatus, status: SyncStatus) -> None:
         state = status.state
@@ -249,17 +237,15 @@ class SteadyChatApp(App[None]):
 
     def on_sync_logged(self, message: SyncLogged) -> None:
         self.sync_log.add(message.line)
-        for screen in self.screen_stack:
-            for log in screen.query(SyncLog):
-                log.refresh_lines()
+        self.sync_log_added += 1
 
     # ------------------------------------------------------------------ sessions
     @property
     def chat(self) -> ChatScreen:
-        for screen in self.screen_stack:
-            if isinstance(screen, ChatScreen):
-                return screen
-        raise RuntimeError("no chat screen")
+        """The chat screen (the default screen, under any other)."""
+        if self._chat is None:
+            raise RuntimeError("no chat screen")
+        return self._chat
 
     async def switch_session(self, session: Session) -> None:
         """Show another session; the one shown before is closed (its lock released)."""
@@ -277,59 +263,41 @@ class SteadyChatApp(App[None]):
         if self.sync_client is not None:
             self.sync_client.kick(session.id)
 
-    def open_session(self, session_id: str) -> Session | None:
-        """Resume a session by id (read-only if another process drives it); None on failure."""
-        from tui.errors import SessionBusyError
-
-        if session_id == self.session.id:
-            return self.session
-        try:
-            return self.settings.sessions.resume(session_id)
-        except SessionBusyError:
-            self.notify("That session is open in another process: shown read-only.", severity="warning")
-            try:
-                return self.settings.sessions.resume(session_id, read_only=True)
-            except SteadyChatError as exc:
-                self.notify(str(exc), severity="error", markup=False)
-        except SteadyChatError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-        return None
-
-    def new_session(self, flow: Flow | None = None) -> Session | None:
-        try:
-            return self.settings.sessions.start(flow or self.session.flow)
-        except SteadyChatError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return None
-
-    def flow_of(self, session_id: str) -> Flow | None:
-        record = self.store.get_session(session_id)
-        return stored_flow(self.store, record.flow_hash) if record else None
+    async def _show_chosen(self, session: Session | None) -> None:
+        """The sessions screen closed: show the session it chose, if any."""
+        if session is not None:
+            await self.switch_session(session)
 
     def export_transcript(self, session_id: str | None = None) -> Path | None:
         """Write a session's transcript as Markdown next to the store; toast the path."""
         sid = session_id or self.session.id
-        folder = self.settings.export_dir or self.store.path.parent
-        path = folder / f"steadychat-{sid[:8]}.md"
         try:
-            with path.open("w", encoding="utf-8") as handle:
-                for chunk in export_markdown(self.store, sid):
-                    handle.write(chunk)
+            path = self.catalog.export(sid, self.settings.export_dir)
         except (OSError, SteadyChatError) as exc:
             self.notify(f"Export failed: {exc}", severity="error", markup=False)
             return None
         self.notify(f"Transcript saved to {path}", title="Exported", markup=False)
         return path
 
+    def on_export_requested(self, message: ExportRequested) -> None:
+        self.export_transcript(message.session_id)
+
     # ------------------------------------------------------------------ actions
     def action_sessions(self) -> None:
         if not isinstance(self.screen, SessionsScreen):
-            self.push_screen(SessionsScreen())
+            server_api = getattr(self.sync_client, "server_api", None)
+            screen = SessionsScreen(
+                self.catalog, self.session, server_api=server_api, monotonic=self.settings.monotonic
+            )
+            self.push_screen(screen, self._show_chosen)
 
     async def action_new_session(self) -> None:
-        session = self.new_session()
-        if session is not None:
-            await self.switch_session(session)
+        try:
+            session = self.catalog.start(self.session.flow)
+        except SteadyChatError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        await self.switch_session(session)
 
     def action_export(self) -> None:
         if isinstance(self.screen, SessionsScreen):
@@ -358,10 +326,6 @@ class SteadyChatApp(App[None]):
 
     def action_toggle_sync_log(self) -> None:
         self.sync_log_visible = not self.sync_log_visible
-        for log in self.screen.query(SyncLog):
-            log.display = self.sync_log_visible
-            if self.sync_log_visible:
-                log.follow()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("toggle_network", "toggle_flaky"):

@@ -69,9 +69,10 @@ def _sync_factory(
 
 
 def _run_app(store: Store, session: Session, **settings: Any) -> None:
-    from tui.app.app import AppSettings, SessionFactory, SteadyChatApp
+    from tui.app.app import AppSettings, SteadyChatApp
+    from tui.app.catalog import SessionCatalog
 
-    app = SteadyChatApp(AppSettings(store=store, session=session, sessions=SessionFactory(store), **settings))
+    app = SteadyChatApp(AppSettings(session=session, sessions=SessionCatalog(store), **settings))
     try:
         app.run()
     finally:

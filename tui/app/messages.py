@@ -1,4 +1,4 @@
-"""Messages the sync client's callbacks post to the app (widgets define their own messages)."""
+"""Messages posted up to the app: the sync client's callbacks, and requests from screens."""
 
 from __future__ import annotations
 
@@ -25,3 +25,10 @@ class SyncLogged(Message):
     """The sync client reports one line for the sync log (batch sent, acked, retried)."""
 
     line: str
+
+
+@dataclass
+class ExportRequested(Message):
+    """A screen asks the app to export a session's transcript (the app says where it went)."""
+
+    session_id: str

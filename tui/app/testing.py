@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tui.app.app import AppSettings, SessionFactory, SteadyChatApp
+from tui.app.app import AppSettings, SteadyChatApp
+from tui.app.catalog import SessionCatalog
 from tui.flow.loader import load_flow
 from tui.flow.model import Flow
 from tui.session import Session
@@ -39,11 +40,11 @@ def build_app(
     flow: Flow | Path | str | None = None,
     *,
     session: Session | None = None,
-    sessions: SessionFactory | None = None,
+    sessions: SessionCatalog | None = None,
     **settings: Any,
 ) -> SteadyChatApp:
     """An app on `store`, showing `session` or a new session of `flow`, deterministic."""
-    sessions = sessions or SessionFactory(store, clock=fixed_clock, seed=SEED, ids=session_ids())
+    sessions = sessions or SessionCatalog(store, clock=fixed_clock, seed=SEED, ids=session_ids())
     if session is None:
         if flow is None:
             raise ValueError("build_app needs a flow or a session")
@@ -57,7 +58,7 @@ def build_app(
         "animation_level": "none",
     }
     defaults.update(settings)
-    return SteadyChatApp(AppSettings(store=store, session=session, sessions=sessions, **defaults))
+    return SteadyChatApp(AppSettings(session=session, sessions=sessions, **defaults))
 
 
 class FakeSync:

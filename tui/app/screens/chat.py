@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
@@ -22,15 +24,12 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.app.widgets.answer_area import AnswerArea
-from tui.app.widgets.sync_log import SyncLog
+from tui.app.widgets.sync_log import SyncLog, SyncLogBook
 from tui.app.widgets.top_bar import TopBar
 from tui.app.widgets.transcript import Transcript
 from tui.errors import SteadyChatError
 from tui.session import InputRef, Session
 from tui.steps import StoredEvent
-
-if TYPE_CHECKING:
-    from tui.app.app import SteadyChatApp
 
 log = logging.getLogger(__name__)
 MAX_WAIT_S = 2.0
@@ -79,29 +78,37 @@ class ChatFooter(Footer):
 class ChatScreen(Screen[None]):
     """One conversation."""
 
-    app: SteadyChatApp  # type: ignore[assignment]
-
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        sync_log: SyncLogBook,
+        monotonic: Callable[[], float] = time.monotonic,
+        typing_delay: float = 0.0,
+        cursor_blink: bool = True,
+    ) -> None:
         super().__init__()
         self.session = session
+        self.sync_log = sync_log
+        self._monotonic = monotonic
+        self.typing_delay = typing_delay
+        """Seconds between revealed bot messages (0: everything shows at once)."""
+        self._cursor_blink = cursor_blink
         self._unshown: list[StoredEvent] = []  # committed, waiting for the typing pause
         self._keys_here: deque[events.Key] = deque()  # keys handed to the screen, not handled yet
 
     def compose(self) -> ComposeResult:
-        app = self.app
-        yield TopBar(session_title(self.session), app.sync_status, monotonic=app.settings.monotonic, id="top-bar")
+        yield TopBar(session_title(self.session), monotonic=self._monotonic, id="top-bar")
         with Horizontal(id="body"):
             with Vertical(id="conversation"):
                 yield Transcript(id="transcript")
                 yield AnswerArea(
                     answer=self.answer,
                     typed=self.show_unshown,
-                    cursor_blink=app.settings.cursor_blink,
+                    cursor_blink=self._cursor_blink,
                     id="answer-area",
                 )
-            sync_log = SyncLog(app.sync_log, id="sync-log")
-            sync_log.display = app.sync_log_visible
-            yield sync_log
+            yield SyncLog(self.sync_log, id="sync-log")
         yield ChatFooter(compact=True)
 
     async def on_mount(self) -> None:
@@ -162,7 +169,7 @@ class ChatScreen(Screen[None]):
             area.show_error(outcome.refusal)  # the flow's own retry message; the text stays
             return
         events = outcome.events
-        delay = self.app.settings.typing_delay
+        delay = self.typing_delay
         paused = [i for i, e in enumerate(events) if e.type in ("message", "wait")]
         if delay > 0 and paused:
             self.transcript.add_events(events[: paused[0]])

@@ -4,10 +4,16 @@ With a sync server, the server's sessions this store does not hold are listed af
 "on server only"; Enter pulls one (in a worker thread) and opens it. A session in conflict shows
 `conflict`, and `f` forks it (`steadychat resolve SID --fork`): your version becomes a new session
 that syncs as such, and the session follows the server.
+
+Like harlequin's history screen, it gets what it shows in `__init__` (the catalog, the session
+shown now, how to reach the server) and `dismiss()`es with the session to show next, or None.
+Export is asked of the app with a message; the rows follow the app's `sync_status`.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -16,11 +22,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tui.app.catalog import SessionCatalog
+from tui.app.messages import ExportRequested
 from tui.app.widgets.top_bar import TopBar
 from tui.errors import SteadyChatError
+from tui.session import Session
 
 if TYPE_CHECKING:
-    from tui.app.app import SteadyChatApp
     from tui.resolve import ResolveResult
     from tui.sync.protocol import ListedSession
     from tui.sync.remote import ServerApi
@@ -29,10 +37,8 @@ COLUMNS = ("", "ID", "Flow", "Status", "Events", "Queued", "Created")
 SERVER_ONLY = "on server only"
 
 
-class SessionsScreen(Screen[None]):
+class SessionsScreen(Screen[Session | None]):
     """A table of sessions: id, flow, status, events, queued."""
-
-    app: SteadyChatApp  # type: ignore[assignment]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="sessions_back"),
@@ -42,13 +48,24 @@ class SessionsScreen(Screen[None]):
         Binding("f", "fork", "Fork conflict", id="sessions_fork"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        catalog: SessionCatalog,
+        current: Session,
+        *,
+        server_api: Callable[[], ServerApi] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
+        self.catalog = catalog
+        self.current = current
+        """The session shown now (marked ▶; `n` with no row starts its flow again)."""
+        self._server_api = server_api
+        self._monotonic = monotonic
         self.server_only: dict[str, ListedSession] = {}
 
     def compose(self) -> ComposeResult:
-        app = self.app
-        yield TopBar("Sessions", app.sync_status, monotonic=app.settings.monotonic)
+        yield TopBar("Sessions", monotonic=self._monotonic)
         yield Static("Enter resumes · n starts the selected flow again · e exports Markdown", id="sessions-hint")
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -58,20 +75,21 @@ class SessionsScreen(Screen[None]):
         for name in COLUMNS:
             table.add_column(name, key=name or "mark")
         self.refresh_rows()
-        current = self.app.session.id
+        current = self.current.id
         if current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
         table.focus()
+        # Queued counts change as the sync client delivers: the rows follow the app's status.
+        self.watch(self.app, "sync_status", self.refresh_rows, init=False)
         self.load_server_sessions()
 
-    def _server_api(self) -> ServerApi | None:
-        make = getattr(self.app.sync_client, "server_api", None)
-        return make() if make is not None else None
+    def _api(self) -> ServerApi | None:
+        return self._server_api() if self._server_api is not None else None
 
     @work(thread=True, exclusive=True, group="server-sessions", exit_on_error=False)
     def load_server_sessions(self) -> None:
         """List the server's sessions (network: a worker thread) and show those not held here."""
-        api = self._server_api()
+        api = self._api()
         if api is None:
             return
         try:
@@ -83,33 +101,28 @@ class SessionsScreen(Screen[None]):
         self.app.call_from_thread(self._show_server_sessions, listed)
 
     def _show_server_sessions(self, listed: list[ListedSession]) -> None:
-        local = set(self.app.store.session_ids())
+        local = self.catalog.ids()
         self.server_only = {item.id: item for item in listed if item.id not in local}
         self.refresh_rows()
         table = self.query_one(DataTable)
         self.call_after_refresh(table.refresh, layout=True)  # new widths show without waiting for a key
 
     def refresh_rows(self) -> None:
-        """Reload the rows from the store, keeping the cursor on the same session."""
+        """Reload the rows from the catalog, keeping the cursor on the same session."""
         table = self.query_one(DataTable)
-        store = self.app.store
         selected = self.selected_id
         table.clear()
-        records = store.session_page(limit=None)  # newest first, from the session index
-        current = self.app.session.id
-        conflicts = store.conflicts()
-        for record in records:
-            steps = max(record.last_seq, store.last_seq(record.id))
-            queued = max(0, steps - store.acked_seq(record.id))
+        current = self.current.id
+        for row in self.catalog.local_rows():
             table.add_row(
-                "▶" if record.id == current else "",
-                record.id[:8],
-                record.flow_name[:28],
-                "conflict" if record.id in conflicts else record.status,
-                str(steps),
-                str(queued) if queued else "·",
-                record.created_at.replace("T", " ")[:16],
-                key=record.id,
+                "▶" if row.id == current else "",
+                row.id[:8],
+                row.flow_name[:28],
+                row.status,
+                str(row.steps),
+                str(row.queued) if row.queued else "·",
+                row.created_at.replace("T", " ")[:16],
+                key=row.id,
             )
         for item in self.server_only.values():
             if item.id in table.rows:
@@ -124,7 +137,7 @@ class SessionsScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fork":  # shown only while some session is in conflict
-            return bool(self.app.store.conflicts())
+            return self.catalog.any_conflict()
         return True
 
     @property
@@ -138,60 +151,68 @@ class SessionsScreen(Screen[None]):
             return None
         return str(key.value) if key.value is not None else None
 
-    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        await self.action_resume()
+        self.action_resume()
 
-    async def action_resume(self) -> None:
+    # ------------------------------------------------------------------ actions
+    def action_resume(self) -> None:
         sid = self.selected_id
         if sid is None:
             return
-        if sid == self.app.session.id:
-            self.app.pop_screen()
+        if sid == self.current.id:
+            self.dismiss(None)
             return
         if sid in self.server_only:
             self.notify(f"Pulling session {sid[:8]} from the server…", timeout=3)
             self.pull_and_open(sid)
             return
-        session = self.app.open_session(sid)
-        if session is not None:
-            await self.app.switch_session(session)
+        self._open(sid)
 
-    async def action_new(self) -> None:
+    def _open(self, sid: str) -> None:
+        """Resume `sid` and close the screen with it; on failure say why and stay."""
+        try:
+            session = self.catalog.open(sid, warn=lambda text: self.notify(text, severity="warning"))
+        except SteadyChatError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.dismiss(session)
+
+    def action_new(self) -> None:
         sid = self.selected_id
-        flow = self.app.flow_of(sid) if sid else None
-        session = self.app.new_session(flow)
-        if session is not None:
-            await self.app.switch_session(session)
+        flow = (self.catalog.flow_of(sid) if sid else None) or self.current.flow
+        try:
+            session = self.catalog.start(flow)
+        except SteadyChatError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.dismiss(session)
 
     def action_export(self) -> None:
         sid = self.selected_id
         if sid is not None:
-            self.app.export_transcript(sid)
+            self.post_message(ExportRequested(sid))
 
     @work(thread=True, exclusive=True, group="pull", exit_on_error=False)
     def pull_and_open(self, sid: str) -> None:
         """`steadychat pull` in a worker; the flow shown now supplies the session's if it is the same."""
-        from tui.pull import pull_session
-
         item = self.server_only[sid]
-        flow = self.app.session.flow
-        api = self._server_api()
+        flow = self.current.flow
+        api = self._api()
         if api is None:
             return
         try:
             with api:
-                pull_session(self.app.store, api, sid, flow=flow if flow.content_hash() == item.flow_hash else None)
+                self.catalog.pull(api, sid, flow if flow.content_hash() == item.flow_hash else None)
         except SteadyChatError as exc:
             self.app.call_from_thread(self.notify, f"Pull failed: {exc}", severity="error", markup=False)
             return
-        self.app.call_from_thread(self._open_pulled, sid)  # type: ignore[arg-type]
+        self.app.call_from_thread(self._open_pulled, sid)
 
-    async def _open_pulled(self, sid: str) -> None:
+    def _open_pulled(self, sid: str) -> None:
         self.server_only.pop(sid, None)
         self.refresh_rows()
-        record = self.app.store.get_session(sid)
-        if record is not None and self.app.store.get_flow(record.flow_hash) is None:
+        if not self.catalog.holds_flow_of(sid):
             self.notify(
                 f"Pulled session {sid[:8]}, but this store lacks the flow it runs: open it with "
                 f"`steadychat run FLOW --session {sid[:8]}` and the file it started with.",
@@ -200,37 +221,32 @@ class SessionsScreen(Screen[None]):
                 markup=False,
             )
             return
-        session = self.app.open_session(sid)
-        if session is not None:
-            await self.app.switch_session(session)
+        self._open(sid)
 
     def action_fork(self) -> None:
         sid = self.selected_id
-        if sid is None or self.app.store.conflict(sid) is None:
+        if sid is None or not self.catalog.in_conflict(sid):
             self.notify("Only a session in conflict can be forked.", timeout=3)
             return
-        if sid == self.app.session.id:  # let resolve take the session's lock; nothing is typed meanwhile
-            self.app.session.read_only = True
-            self.app.session.close()
+        if sid == self.current.id:  # let resolve take the session's lock; nothing is typed meanwhile
+            self.current.read_only = True
+            self.current.close()
         self.fork_session(sid)
 
     @work(thread=True, exclusive=True, group="fork", exit_on_error=False)
     def fork_session(self, sid: str) -> None:
         """`steadychat resolve SID --fork` in a worker, then open the fork."""
-        from tui.resolve import resolve_session
-
-        api = self._server_api()
+        api = self._api()
         outcome: ResolveResult | SteadyChatError | None = None
         if api is not None:
             try:
                 with api:
-                    store = self.app.store
-                    outcome = resolve_session(store, api, sid, "fork", export_dir=store.path.parent)
+                    outcome = self.catalog.fork(api, sid)
             except SteadyChatError as exc:
                 outcome = exc
-        self.app.call_from_thread(self._after_fork, sid, outcome)  # type: ignore[arg-type]
+        self.app.call_from_thread(self._after_fork, sid, outcome)
 
-    async def _after_fork(self, sid: str, outcome: Any) -> None:
+    def _after_fork(self, sid: str, outcome: Any) -> None:
         from tui.resolve import ResolveResult
 
         if isinstance(outcome, ResolveResult) and outcome.fork_id:
@@ -244,15 +260,15 @@ class SessionsScreen(Screen[None]):
             if outcome is not None:
                 self.notify(f"Fork failed: {outcome}", severity="error", markup=False)
             target = sid
-        if sid == self.app.session.id or target != sid:
+        if sid == self.current.id or target != sid:
             try:
-                session = self.app.settings.sessions.resume(target)
+                session = self.catalog.resume(target)
             except SteadyChatError as exc:
                 self.notify(str(exc), severity="error", markup=False)
                 return
-            await self.app.switch_session(session)
+            self.dismiss(session)
         else:
             self.refresh_rows()
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(None)

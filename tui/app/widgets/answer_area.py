@@ -18,22 +18,22 @@ The flow has the last word on validity; the only check here is an empty answer.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, SelectionList, Static, TextArea
-from textual.widgets.option_list import Option
 
+from tui.app.widgets.answer_keys import SEND_KEYS, AnswerKeys, plain_text
+from tui.app.widgets.choice_list import ChoiceList
+from tui.app.widgets.multi_choice_list import MultiChoiceList
+from tui.app.widgets.rating_row import RatingRow
 from tui.session import InputRef
-from tui.steps import Choice, InputSpec
+from tui.steps import InputSpec
 
 CHOICE_KINDS = ("choice", "picture choice", "cards")
 TEXT_KINDS = ("text", "number", "email", "url", "phone", "date", "time", "file")
@@ -74,14 +74,6 @@ def check_answer(spec: InputSpec, text: str) -> str | None:
     return "Please type an answer first." if spec.kind != "file" else "Paste a URL (this file is required)."
 
 
-HTML_TAG_RE = re.compile(r"<[^>]*>")
-
-
-def plain_text(text: str) -> str:
-    """Typebot labels may hold HTML (`<strong>Click to upload</strong><br>`): tags out, one line."""
-    return " ".join(HTML_TAG_RE.sub(" ", text).split())
-
-
 def placeholder_for(spec: InputSpec) -> str:
     raw = spec.placeholder or ""
     # A file is answered with a URL here: Typebot's HTML "click to upload or drag and drop" would mislead.
@@ -96,105 +88,8 @@ def placeholder_for(spec: InputSpec) -> str:
     return PLACEHOLDERS.get(spec.kind, "Type your answer…")
 
 
-SHORT_URL = 60
-"""A picture's URL in a choice is cut to this many characters (the whole URL stays a link)."""
-
-
-def short_url(url: str, limit: int = SHORT_URL) -> str:
-    """`https://images.example.com/photo-1?crop=…` → `images.example.com/photo-1…`, one line."""
-    bare = url.split("://", 1)[-1].split("?", 1)[0].rstrip("/")
-    return bare if len(bare) <= limit else bare[: limit - 1] + "…"
-
-
-def choice_prompt(index: int, choice: Choice) -> Text:
-    """A choice's label, numbered 1-9; a card's description and picture on short dim lines."""
-    prompt = Text(f"{index}. " if index <= 9 else "   ")
-    prompt.append(choice.label)
-    if choice.description:
-        prompt.append("\n     ")
-        prompt.append(plain_text(choice.description), style="dim")
-    if choice.picture:
-        prompt.append("\n     ")
-        prompt.append(f"↗ {short_url(choice.picture)}", style=f"dim link {choice.picture}")
-    return prompt
-
-
-SEND_KEYS = ("enter", "ctrl+j")
-"""Enter sends a one-line answer; so does ctrl+j (what Enter becomes when typed before the
-terminal left line mode, and the send key of long text and multiple choice)."""
-
 AnswerHandler = Callable[[InputRef, str], None]
 """The screen's answer callback: commits (or refuses) and shows the next input, synchronously."""
-
-
-class AnswerKeys:
-    """Mixin for the answer widgets: keys handled in arrival order, stale keys passed on.
-
-    `answer_key` handles the kind's own keys (Enter, digits); the widget's bindings run here too,
-    in order with its typed characters, instead of after the key bubbled to the app.
-    """
-
-    area: AnswerArea | None = None
-    keys_queued = 0
-    """Keys and pastes posted to this widget and not handled yet (see `AnswerArea._hand_over`)."""
-
-    def answer_key(self, event: events.Key) -> bool:
-        """Handle a key of this kind of input; True when handled."""
-        return False
-
-    def _forward_event(self, event: events.Event) -> None:
-        # The one way the app hands a key to the focused widget: count what is in flight.
-        if isinstance(event, (events.Key, events.Paste)):
-            self.keys_queued += 1
-        super()._forward_event(event)  # type: ignore[misc]
-
-    def _settle(self) -> None:
-        self.keys_queued = max(0, self.keys_queued - 1)
-
-    async def _on_key(self, event: events.Key) -> None:
-        widget: Any = self
-        area = self.area
-        self._settle()
-        if area is not None:
-            area.handled.append(id(event))
-        if area is None:
-            await super()._on_key(event)  # type: ignore[misc]
-            return
-        if not area.is_live(self):  # a key queued before the input switched: it is the next one's
-            event.stop()
-            event.prevent_default()
-            area.pass_on(widget, events.Key(event.key, event.character))
-            return
-        area.key_typed()
-        if self.answer_key(event):
-            event.stop()
-            event.prevent_default()
-            return
-        bindings = widget._bindings.key_to_bindings.get(event.key)
-        if bindings:
-            event.stop()
-            event.prevent_default()
-            await widget.run_action(bindings[0].action)
-            return
-        await super()._on_key(event)  # type: ignore[misc]
-
-    async def _on_paste(self, event: events.Paste) -> None:
-        widget: Any = self
-        area = self.area
-        self._settle()
-        if area is not None and not area.is_live(self):
-            event.stop()
-            event.prevent_default()
-            area.pass_on(widget, events.Paste(event.text))
-            return
-        if area is not None:
-            area.key_typed()
-        own = getattr(self, "_paste", None)
-        handler = own if own is not None else getattr(super(), "_on_paste", None)
-        if handler is not None:
-            result = handler(event)
-            if result is not None:
-                await result
 
 
 class AnswerInput(AnswerKeys, Input):  # type: ignore[misc]
@@ -229,51 +124,6 @@ class LongAnswer(AnswerKeys, TextArea):
         return False
 
 
-class ChoiceList(AnswerKeys, OptionList):
-    """Single choice: arrows + Enter; a digit picks at once when every option has a one-digit number,
-    otherwise typed digits build the number and Enter picks it."""
-
-    typed = ""
-
-    def answer_key(self, event: events.Key) -> bool:
-        area = self.area
-        if area is None:
-            return False
-        if event.key in SEND_KEYS:
-            if self.highlighted is not None:
-                area.send_choice(self, self.highlighted)
-            return True
-        if event.character and event.character.isdigit():
-            one_key = self.option_count <= 9
-            typed = event.character if one_key else (self.typed + event.character).lstrip("0")
-            if typed and not 1 <= int(typed) <= self.option_count:
-                typed = event.character.lstrip("0")
-            self.typed = typed
-            if typed and 1 <= int(typed) <= self.option_count:
-                self.highlighted = int(typed) - 1
-                if one_key:
-                    area.send_choice(self, self.highlighted)
-            return True
-        self.typed = ""
-        return False
-
-
-class MultiChoiceList(AnswerKeys, SelectionList[str]):
-    """Multiple choice: Space toggles the highlighted option, a digit 1-9 toggles that option."""
-
-    def answer_key(self, event: events.Key) -> bool:
-        if event.key == "ctrl+j" and self.area is not None:
-            self.area.action_send()
-            return True
-        if event.character and event.character in "123456789":
-            index = int(event.character) - 1
-            if index < self.option_count:
-                self.highlighted = index
-                self.toggle(self.get_option_at_index(index))
-            return True
-        return False
-
-
 class ContinueButton(AnswerKeys, Button):
     """A step with nothing to type in a terminal: Enter or Space continues."""
 
@@ -282,98 +132,6 @@ class ContinueButton(AnswerKeys, Button):
             self.area.send_from(self, "")
             return True
         return False
-
-
-class RatingRow(AnswerKeys, Horizontal, can_focus=True):
-    """A row of numbers: typed digits build the value (Enter sends), arrows move, a click picks.
-
-    Where every value has one digit, a digit sends at once.
-    """
-
-    BINDINGS = [
-        Binding("left", "move(-1)", "Lower", show=False),
-        Binding("right", "move(1)", "Higher", show=False),
-        Binding("backspace", "erase", "Erase", show=False),
-    ]
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.low = 0
-        self.high = 10
-        self.typed = ""
-        self.picked: int | None = None
-        self._shape: tuple[int, int, str | None, str | None] | None = None
-
-    @property
-    def one_key(self) -> bool:
-        return 0 <= self.low and self.high <= 9
-
-    def configure(self, spec: InputSpec) -> None:
-        """Show the row for `spec`; the buttons are rebuilt only when the range or labels change."""
-        low = spec.rating_from if spec.rating_from is not None else 0
-        high = spec.rating_to if spec.rating_to is not None else 10
-        self.low, self.high = low, high
-        self.typed = ""
-        self._pick(None)
-        shape = (low, high, spec.rating_left, spec.rating_right)
-        if shape == self._shape:
-            return
-        self._shape = shape
-        self.remove_children()
-        widgets: list[Widget] = []
-        if spec.rating_left:
-            widgets.append(Static(spec.rating_left, classes="rating-label", markup=False))
-        for value in range(low, high + 1):
-            button = Button(str(value), name=str(value), compact=True, classes="rate")
-            button.can_focus = False
-            widgets.append(button)
-        if spec.rating_right:
-            widgets.append(Static(spec.rating_right, classes="rating-label", markup=False))
-        self.mount_all(widgets)
-
-    def _pick(self, value: int | None) -> None:
-        if value == self.picked:
-            return
-        self.picked = value
-        for button in self.query(".rate"):
-            button.set_class(button.name == str(value), "-picked")
-
-    def answer_key(self, event: events.Key) -> bool:
-        area = self.area
-        if area is None:
-            return False
-        if event.key in SEND_KEYS:
-            if self.picked is None:
-                area.show_error(f"Type a number from {self.low} to {self.high}, or use ←→, then Enter.")
-            else:
-                area.send_from(self, str(self.picked))
-            return True
-        if event.character and event.character.isdigit():
-            if self.one_key:
-                value = int(event.character)
-                if self.low <= value <= self.high:
-                    self._pick(value)
-                    area.send_from(self, event.character)
-                return True
-            typed = self.typed + event.character
-            if int(typed) > self.high:
-                typed = event.character  # start a new number rather than drop the key
-            self.typed = typed
-            value = int(typed)
-            self._pick(value if self.low <= value <= self.high else None)
-            return True
-        return False
-
-    def action_move(self, delta: int) -> None:
-        self.typed = ""
-        if self.picked is None:
-            self._pick(self.low if delta > 0 else self.high)
-        else:
-            self._pick(max(self.low, min(self.high, self.picked + delta)))
-
-    def action_erase(self) -> None:
-        self.typed = self.typed[:-1]
-        self._pick(int(self.typed) if self.typed and self.low <= int(self.typed) <= self.high else None)
 
 
 KIND_WIDGETS = ("text", "long", "choice", "multi", "rating", "other")
@@ -526,56 +284,45 @@ class AnswerArea(Vertical):
             self._render_state()
 
     def _fill(self, kind: str, spec: InputSpec, draft: str) -> None:
-        widgets = self._kind_widgets()
+        """Put `spec` into the kind's widget and say how to answer it."""
         how = self.query_one("#answer-how", Static)
-        if kind == "text":
-            field = widgets["text"]
-            assert isinstance(field, AnswerInput)
-            field.placeholder = placeholder_for(spec)
-            value = draft or spec.prefill or ""
-            field.value = value
-            field.cursor_position = len(value)
-            # a prefilled value (the variable's current one) is selected, so typing replaces it; a
-            # kept draft (the refused answer) is corrected in place, not lost to the next key.
-            # Never select on focus: focus may arrive after type-ahead keys, which it would select.
-            if value and not draft:
-                field.select_all()
-            skip = kind == "text" and spec.kind == "file" and not spec.required
-            self.query_one("#skip-button").display = skip
-            label = KIND_LABELS.get(spec.kind, spec.kind)
-            self._say(how, f"{label} · Enter sends{' · or Skip' if skip else ''}")
-        elif kind == "long":
-            area = widgets["long"]
-            assert isinstance(area, LongAnswer)
-            area.placeholder = placeholder_for(spec)
-            area.load_text(draft or spec.prefill or "")
-            area.move_cursor(area.document.end)
+        widget = self._kind_widgets()[kind]
+        if isinstance(widget, AnswerInput):
+            self._say(how, self._fill_text(widget, spec, draft))
+        elif isinstance(widget, LongAnswer):
+            widget.placeholder = placeholder_for(spec)
+            widget.load_text(draft or spec.prefill or "")
+            widget.move_cursor(widget.document.end)
             self._say(how, "ctrl+j sends · Enter adds a line")
-        elif kind == "choice":
-            options = widgets["choice"]
-            assert isinstance(options, ChoiceList)
-            options.clear_options()
-            options.add_options([Option(choice_prompt(i, c), id=f"choice-{i}") for i, c in enumerate(spec.choices, 1)])
-            options.typed = ""
-            options.highlighted = 0
+        elif isinstance(widget, ChoiceList):
+            widget.show(spec)
             self._say(how, "↑↓ and Enter, or press a number")
-        elif kind == "multi":
-            multi = widgets["multi"]
-            assert isinstance(multi, MultiChoiceList)
-            multi.clear_options()
-            multi.add_options([(choice_prompt(i, c), c.label) for i, c in enumerate(spec.choices, 1)])
-            multi.highlighted = 0
+        elif isinstance(widget, MultiChoiceList):
+            widget.show(spec)
             self.query_one("#send-button", Button).label = spec.button or "Send"
             self._say(how, "Space or a number toggles · ctrl+j or the button sends")
-        elif kind == "rating":
-            row = widgets["rating"]
-            assert isinstance(row, RatingRow)
-            row.configure(spec)
-            self._say(
-                how, "press a number, or ←→ and Enter" if row.one_key else "type a number and Enter, or ←→ and Enter"
-            )
+        elif isinstance(widget, RatingRow):
+            widget.configure(spec)
+            one_key = widget.one_key
+            self._say(how, "press a number, or ←→ and Enter" if one_key else "type a number and Enter, or ←→ and Enter")
         else:
             self._say(how, f"This step ({spec.kind}) cannot run in a terminal.")
+
+    def _fill_text(self, field: AnswerInput, spec: InputSpec, draft: str) -> str:
+        """Fill the one-line field; returns the line saying how to answer."""
+        field.placeholder = placeholder_for(spec)
+        value = draft or spec.prefill or ""
+        field.value = value
+        field.cursor_position = len(value)
+        # a prefilled value (the variable's current one) is selected, so typing replaces it; a
+        # kept draft (the refused answer) is corrected in place, not lost to the next key.
+        # Never select on focus: focus may arrive after type-ahead keys, which it would select.
+        if value and not draft:
+            field.select_all()
+        skip = spec.kind == "file" and not spec.required
+        self.query_one("#skip-button").display = skip
+        label = KIND_LABELS.get(spec.kind, spec.kind)
+        return f"{label} · Enter sends{' · or Skip' if skip else ''}"
 
     def _switch(self, old: str | None, new: str | None, previous: Widget | None) -> None:
         """Show the new kind's widgets; keys already queued for the old one are passed on."""

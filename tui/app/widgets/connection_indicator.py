@@ -1,5 +1,8 @@
 """The connection indicator: one reactive SyncStatus shown as a glyph, words and a dash class.
 
+Mounted in the app, it follows the app's `sync_status` reactive (`self.watch(self.app, ...)`):
+nothing pushes statuses down to it.
+
 Never colour alone: every state has its own glyph and the contract's status words
 (`offline · 3 queued · retry in 2s`), so the state reads the same in a monochrome terminal.
 """
@@ -54,6 +57,10 @@ class ConnectionIndicator(Static):
         self._show(self.status)
         self._ticker = self.set_interval(1.0, self._tick, pause=True)
         self._update_ticker(self.status)
+        self.watch(self.app, "sync_status", self._follow, init=True)
+
+    def _follow(self, status: SyncStatus) -> None:
+        self.status = status
 
     def watch_status(self, status: SyncStatus) -> None:
         self._show(status)

@@ -1,6 +1,8 @@
 """The sync log: batches sent, acknowledged and retried, for watching the demo work.
 
 Repeats collapse (`no connection: ConnectError ×12`) so an outage reads as one line, not a flood.
+The app keeps the book; the widget follows the app's `sync_log_added` (new lines) and
+`sync_log_visible` (F4) reactives.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class SyncLogBook:
 
 
 class SyncLog(VerticalScroll):
-    """A titled, collapsible view of the sync log book; `refresh_lines()` after each new line."""
+    """A titled, collapsible view of the sync log book; it shows each new line as the app adds it."""
 
     def __init__(self, book: SyncLogBook, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -76,6 +78,13 @@ class SyncLog(VerticalScroll):
         # Anchored: stays on the newest line as lines arrive; scrolling up to read releases it,
         # scrolling back to the bottom follows again (no position check that a burst can race).
         self.anchor()
+        self.watch(self.app, "sync_log_added", self.refresh_lines, init=False)
+        self.watch(self.app, "sync_log_visible", self._show, init=True)
+
+    def _show(self, visible: bool) -> None:
+        self.display = visible
+        if visible:
+            self.follow()
 
     def follow(self) -> None:
         """Follow the newest line again (when the log is shown)."""

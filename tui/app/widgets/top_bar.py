@@ -14,7 +14,6 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui.app.widgets.connection_indicator import ConnectionIndicator
-from tui.sync.status import SyncStatus
 
 APP_NAME = "SteadyChat"
 
@@ -39,12 +38,9 @@ class TopBar(Horizontal):
 
     title: reactive[str] = reactive("", init=False)
 
-    def __init__(
-        self, title: str, status: SyncStatus, *, monotonic: Callable[[], float], id: str | None = None
-    ) -> None:
+    def __init__(self, title: str, *, monotonic: Callable[[], float], id: str | None = None) -> None:
         super().__init__(id=id)
         self.set_reactive(TopBar.title, title)
-        self._status = status
         self._monotonic = monotonic
 
     def compose(self) -> ComposeResult:
@@ -52,9 +48,7 @@ class TopBar(Horizontal):
         brand.display = not brand_is_redundant(self.title)
         yield brand
         yield Static(title_text(self.title), id="flow-title", markup=False)
-        # The app's status now, not at construction: a status may arrive in between.
-        status = getattr(self.app, "sync_status", self._status)
-        yield ConnectionIndicator(status, monotonic=self._monotonic, id="indicator")
+        yield ConnectionIndicator(monotonic=self._monotonic, id="indicator")  # it follows the app's status
 
     def watch_title(self, title: str) -> None:
         self.query_one("#flow-title", Static).update(title_text(title))
