@@ -6,15 +6,14 @@ import math
 
 import pytest
 
+from tui.flow.jsvalues import UNDEFINED, js_number, js_number_to_string, js_parse_float, safe_stringify
 from tui.flow.model import Variable
-from tui.rules._js import UNDEFINED, js_number, js_number_to_string, js_parse_float
+from tui.rules.templates import substitute
 from tui.rules.variables import (
     Scope,
     find_unique_variable,
     guess_type,
     is_single_variable,
-    safe_stringify,
-    substitute,
     to_stored_value,
 )
 

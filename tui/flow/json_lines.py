@@ -17,7 +17,7 @@ from typing import Any
 
 from tui.errors import FlowError
 from tui.flow.limits import MAX_DEPTH, too_deep_message
-from tui.flow.yaml_format import LineList, LineMap
+from tui.flow.lines import LineList, LineMap
 
 # json's own string scanner (C): decodes escapes exactly as json.loads does. Not in the type stubs.
 scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -37,8 +37,11 @@ _LITERALS: dict[str, Any] = {
 _BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
 
 
-class _Malformed(Exception):
+class _Malformed(FlowError):
     """Not JSON: json.loads then says exactly why, with its line."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid JSON")
 
 
 def check_json_depth(text: str, *, path: str) -> None:

@@ -24,7 +24,9 @@ import yaml
 
 from tui.errors import FlowError
 from tui.flow.inline_markdown import inline_children
+from tui.flow.json_lines import parse_json_with_lines
 from tui.flow.limits import MAX_ALIAS_NODES, MAX_DEPTH, alias_budget_message, too_deep_message
+from tui.flow.lines import LineList, LineMap
 from tui.flow.model import (
     DEFAULT_MAX_ANSWER_BYTES,
     MAX_ANSWER_BYTES_LIMIT,
@@ -164,23 +166,6 @@ ENTRY_OPTIONS: dict[str, tuple[str, ...]] = {
 # --------------------------------------------------------------------------------------------
 # Parsing with line numbers
 # --------------------------------------------------------------------------------------------
-
-
-class LineMap(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers its line and the line of each key (1-based)."""
-
-    line: int | None = None
-    key_lines: dict[Any, int]
-
-    def key_line(self, key: str) -> int | None:
-        return getattr(self, "key_lines", {}).get(key, self.line)
-
-
-class LineList(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers its line and each item's line."""
-
-    line: int | None = None
-    item_lines: list[int]
 
 
 class _LimitError(yaml.composer.ComposerError):  # type: ignore[misc]
@@ -372,8 +357,6 @@ def _yaml_flow_error(exc: yaml.YAMLError, path: str) -> FlowError:
 
 def parse_json(text: str, *, path: str) -> Any:
     """Parse JSON with a JSON parser, keeping line numbers (tui/flow/json_lines.py)."""
-    from tui.flow.json_lines import parse_json_with_lines  # it imports LineMap/LineList from here
-
     return parse_json_with_lines(text, path=path)
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import regex
 
-from tui.rules._js import js_number, js_trim
-from tui.rules.variables import Scope, find_unique_variable, substitute
+from tui.flow.jsvalues import js_number, js_trim
+from tui.rules.templates import substitute
+from tui.rules.variables import Scope, find_unique_variable
 
 Side = str | list[str | None] | None
 StrCompare = Callable[[str | None, str | None], bool]
