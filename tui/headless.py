@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
 from tui.errors import AnswerError, SessionBusyError, UsageError
+from tui.events import data_of
 from tui.flow.loader import load_flow
 from tui.flow.model import Flow
 from tui.session import Session, latest_active_session
@@ -196,7 +197,7 @@ def play_flow(
         errors = [e for e in session.latest_turn() if e.type == "error"]
         failed = bool(errors)
         for event in errors:  # e.g. the step limit: one line naming the group
-            err.write(f"steadychat: {event.data.get('text', 'stopped')}\n")
+            err.write(f"steadychat: {data_of(event, 'error').get('text', 'stopped')}\n")
         if session.status != "active" and not as_json:
             err.write("steadychat: conversation complete\n" if not failed else "")
         return 1 if failed else 0
