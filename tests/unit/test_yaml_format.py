@@ -705,7 +705,10 @@ def test_json_data_equals_json_loads(text: str) -> None:
     assert parse_json(text, path="t.json") == json.loads(text)
 
 
-@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a" 1}', "[1 2]", '{"a": }', "[1,]", "{} {}", '{"a": 1', "tru"])
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": 1,}', '{"a" 1}', "[1 2]", '{"a": }', "[1,]", "{} {}", '{"a": 1', "tru", '{"a": "b', '{"a\\q": 1}', '["\t"]'],
+)
 def test_json_invalid_is_refused_like_json_loads(text: str) -> None:
     with pytest.raises(FlowError) as info:
         parse_json(text, path="t.json")
