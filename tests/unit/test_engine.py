@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.corpus import corpus_dir
 from tui import engine
 from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable
 from tui.steps import Emitted, EngineState
 
 NOW = datetime(2024, 5, 6, 14, 30, 15, 123000, tzinfo=UTC)
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "typebot"
-if not CORPUS.exists():
-    CORPUS = Path("/work/shared/corpus/typebot")
+CORPUS = corpus_dir()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -786,9 +784,9 @@ def test_determinism_and_immutability() -> None:
 
 def _load(name: str) -> Flow:
     typebot = pytest.importorskip("tui.flow.typebot")
+    if CORPUS is None or not (CORPUS / name).exists():
+        pytest.skip("corpus not available (set STEADYCHAT_CORPUS)")
     path = CORPUS / name
-    if not path.exists():
-        pytest.skip("corpus not available")
     return typebot.load_typebot_file(path)
 
 
