@@ -558,6 +558,11 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
             "type: unknown input type 'colour' (known: text, number, email, url, phone, date, time, rating, file)",
         ),
         (
+            "name: T\ngroups:\n  A:\n    - ask: x\n      type: [a]\n",
+            5,
+            "type: unknown input type a list (known: text, number, email, url, phone, date, time, rating, file)",
+        ),
+        (
             "name: T\ngroups:\n  A:\n    - ask: x\n      min: 3\n",
             5,
             "min: not an option of a text input (options: placeholder, button, retry, long)",
@@ -707,7 +712,19 @@ def test_json_data_equals_json_loads(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"a": 1,}', '{"a" 1}', "[1 2]", '{"a": }', "[1,]", "{} {}", '{"a": 1', "tru", '{"a": "b', '{"a\\q": 1}', '["\t"]'],
+    [
+        '{"a": 1,}',
+        '{"a" 1}',
+        "[1 2]",
+        '{"a": }',
+        "[1,]",
+        "{} {}",
+        '{"a": 1',
+        "tru",
+        '{"a": "b',
+        '{"a\\q": 1}',
+        '["\t"]',
+    ],
 )
 def test_json_invalid_is_refused_like_json_loads(text: str) -> None:
     with pytest.raises(FlowError) as info:

@@ -67,7 +67,7 @@ def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def import_typebot(data: dict, *, path: str) -> Flow:
+def import_typebot(data: dict[str, Any], *, path: str) -> Flow:
     """Normalise a Typebot export of any supported version (v3 … v6.1) into a `Flow`."""
     if not isinstance(data, dict):
         raise FlowError("not a Typebot export (expected a JSON object)", path=path)

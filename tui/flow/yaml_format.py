@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -389,7 +389,7 @@ def _describe(value: object) -> str:
     return repr(value)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -679,7 +679,7 @@ class _Compiler:
 
     def _input_kind(self, entry: _Entry) -> str:
         kind = entry.raw["type"]
-        if kind not in INPUT_KINDS:
+        if not isinstance(kind, str) or kind not in INPUT_KINDS:  # a list or mapping is not a kind either
             known = ", ".join(INPUT_KINDS)
             raise self.fail(f"type: unknown input type {_describe(kind)} (known: {known})", entry.line_of("type"))
         return kind
@@ -1087,7 +1087,7 @@ def _strings(value: Any) -> list[str]:
 _VARIABLE_KEYS = ("variableId", "saveItemInVariableId")
 
 
-def _is_variable_name(value: object) -> bool:
+def _is_variable_name(value: object) -> TypeGuard[str]:
     """Non-empty text, no surrounding spaces, no braces (names are matched exactly)."""
     return isinstance(value, str) and bool(value) and value == value.strip() and not set("{}") & set(value)
 

@@ -178,7 +178,7 @@ def _parse_file(block: Block, text: str, scope: Scope, now: datetime) -> AnswerR
 
 def _is_localhost(url: str) -> bool:
     match = re.match(r"[a-z]+://([^/:?#]+)", url, re.IGNORECASE)
-    return bool(match) and match.group(1).lower() == "localhost"
+    return match is not None and match.group(1).lower() == "localhost"
 
 
 def _extensions_allowed(config: Any, urls: list[str]) -> bool:

@@ -269,7 +269,7 @@ def _month_text_millis(text: str) -> float | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            moment = date_parser.parse(text, default=datetime(2001, 1, 1))
+            moment: datetime = date_parser.parse(text, default=datetime(2001, 1, 1))
         except (ValueError, OverflowError):
             return None
     if moment.tzinfo is not None:

@@ -104,7 +104,7 @@ def find_unique_variable(text: str | None, scope: Scope) -> Variable | None:
 
 def is_single_variable(text: str | None) -> bool:
     """Whether a text is one `{{X}}` and nothing else (Typebot's isSingleVariable)."""
-    return bool(text) and text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1
+    return text is not None and text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
