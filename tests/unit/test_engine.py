@@ -431,7 +431,8 @@ def test_set_variable_ids_are_seeded() -> None:
     other = engine.start(flow, now=NOW, seed=6).state
     assert one.variables == two.variables
     assert one.variables[rid] != other.variables[rid]
-    assert len(one.variables[rid]) >= 24 and one.variables[rid][0].isalpha()
+    random_id = one.variables[rid]
+    assert isinstance(random_id, str) and len(random_id) >= 24 and random_id[0].isalpha()
     assert one.variables[uid] == one.variables[res]
     assert one.rng_counter == 1
 
@@ -656,7 +657,7 @@ def test_link_to_other_flow_and_back() -> None:
     for merge, expected in ((True, "Zed"), (None, "Ann")):
         fb = FB()
         fb.var("Name", "Ann")
-        opts = {"typebotId": "child"} | ({"mergeResults": merge} if merge is not None else {})
+        opts: dict[str, Any] = {"typebotId": "child"} | ({"mergeResults": merge} if merge is not None else {})
         fb.group("A", text("parent"), block("Typebot link", **opts), text("back {{Name}}"))
         fb.start("A")
         fb.linked["child"] = _child()
