@@ -99,21 +99,22 @@ class _Parser:
         return self._line
 
     def parse(self) -> Any:
-        text = self.text
+        text, stack = self.text, self._stack
+        separator, token, next_token = self._separator, self._token, _TOKEN.match  # hot loop: bound once
         pos, end = 0, len(text)
         while True:
-            match = _TOKEN.match(text, pos)
+            match = next_token(text, pos)
             if match is None:
-                if text[pos:].strip() or self._stack or not self._root:
+                if text[pos:].strip() or stack or not self._root:
                     raise _Malformed
                 return self._root[0]
-            top = self._stack[-1] if self._stack else None
+            top = stack[-1] if stack else None
             punct = match.group(1)
             if punct is not None and punct in "}],:":
-                self._separator(punct, top)
+                separator(punct, top)
                 pos = match.end()
                 continue
-            pos = self._token(match, top)
+            pos = token(match, top)
             if pos > end:
                 raise _Malformed
 
