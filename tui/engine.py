@@ -28,9 +28,10 @@ from tui.errors import EngineError, ScriptStoppedError
 from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
 from tui.rules.answers import Fail, Skip, Success, validate_answer
 from tui.rules.conditions import evaluate_condition
-from tui.rules.expressions import ValueTooLarge, run_code
+from tui.rules.expressions import ValueTooLarge
 from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway
-from tui.rules.variables import Scope, substitute, to_stored_value
+from tui.rules.templates import run_code, substitute
+from tui.rules.variables import Scope, to_stored_value
 from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue
 
 MAX_BLOCKS_PER_STEP = 1000

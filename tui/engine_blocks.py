@@ -18,7 +18,8 @@ from tui.flow.model import Block, Flow
 from tui.rules.answers import visible_items
 from tui.rules.expressions import evaluate_expression
 from tui.rules.richtext import rich_text_to_markdown, rich_text_to_plain
-from tui.rules.variables import Scope, is_single_variable, substitute
+from tui.rules.templates import substitute
+from tui.rules.variables import Scope, is_single_variable
 from tui.steps import Choice, InputSpec, VariableValue
 
 INTEGRATION_TYPES = frozenset(

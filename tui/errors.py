@@ -2,17 +2,39 @@
 
     SteadyChatError
     ├── FlowError            a flow file cannot be read or is invalid (file:line: what)
-    │   └── UnsupportedFlowError   a Typebot export we cannot run (e.g. before June 2022)
+    │   ├── UnsupportedFlowError   a Typebot export we cannot run (e.g. before June 2022)
+    │   └── _Malformed       flow/json_lines.py, private: our line-keeping JSON pass gave up
     ├── EngineError          the flow misbehaves at run time (e.g. a loop without input)
-    │   └── ScriptStoppedError     a script ran past its time or memory limit (nothing committed)
+    │   ├── ScriptStoppedError     a script ran past its time or memory limit (nothing committed)
+    │   ├── ScriptRunaway    rules/javascript.py: V8 hit a limit; the engine re-raises it as
+    │   │                    ScriptStoppedError naming the block
+    │   └── ValueTooLarge    rules/expressions.py: a script's value is over 1 MiB; the engine
+    │                        keeps the old value and shows a note
     ├── StoreError           the local store file cannot be used (corrupt, locked, foreign, full)
-    │   └── SessionBusyError another process drives this session
+    │   ├── SessionBusyError another process drives this session
+    │   └── _ForeignValue    store.py, private: a stored value that is not JSON
     ├── AnswerError          an answer refused before it is saved (too long, not text)
     ├── UsageError           a command-line mistake the parser cannot catch
     ├── ChatFileError        a `*.chat.yaml` flow test file is broken (file:line: what; fix)
-    └── SyncError            a sync failure that must stop a command (never raised into the UI)
+    ├── SyncError            a sync failure that must stop a command (never raised into the UI)
+    ├── ServerStartError     server/run.py: the server cannot start (bad host or port, port in use)
+    ├── ServerDatabaseError  server/backend.py: the server database cannot be used
+    └── RequestError         a request the sync server refuses: it becomes an HTTP answer, never a
+        │                    CLI line
+        ├── ApiError         server/app.py: any answer with a JSON error body
+        ├── NotFound         server/backend.py: 404, an unknown session or another owner's
+        ├── Rejected         server/backend.py: 409, the batch does not fit what the server holds
+        ├── Unavailable      server/backend.py: 503, the database is busy or unreachable
+        ├── Invalid          server/wire.py: 422, a body the protocol does not accept
+        └── TooMany          server/wire.py: 413, more events than a batch may hold
 
-Every error's `str()` is the whole line the user sees.
+Every error's `str()` is the whole line the user sees. Private classes (underscore) are caught in
+the module that raises them and become their parent's kind of line there.
+
+One exception sits outside the tree, because a library's API requires its base:
+`tui.flow.yaml_format._LimitError` subclasses PyYAML's `ComposerError` (raised from inside PyYAML's
+composer, so the loader's own error handling marks the line); `parse_yaml` turns it into a
+`FlowError` before it leaves the module.
 """
 
 from __future__ import annotations
@@ -82,3 +104,7 @@ class SyncError(SteadyChatError):
     """A sync problem that must stop a command."""
 
     exit_code = 1
+
+
+class RequestError(SteadyChatError):
+    """A request the sync server refuses; the server answers it with an HTTP error status."""

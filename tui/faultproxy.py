@@ -80,6 +80,11 @@ def _min(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
+def _starts_request(conn: _Conn) -> bool:
+    """Request bytes arrive on `conn` first, or after some of the previous request's response."""
+    return conn.requests == 0 or conn.down > conn.down_at_request
+
+
 class _Conn:
     """One client connection and, once reached, its server connection."""
 
@@ -317,7 +322,7 @@ class FaultProxy:
                 pass
             return
         try:
-            sreader, conn.server = await asyncio.wait_for(
+            sreader, server = await asyncio.wait_for(
                 asyncio.open_connection(self.target_host, self.target_port), CONNECT_TIMEOUT
             )
         except (TimeoutError, OSError) as exc:
@@ -325,9 +330,10 @@ class FaultProxy:
             self._emit(f"refused connection #{conn.number} (server unreachable: {exc or 'timeout'})")
             _reset(conn.client)
             return
-        for w in (conn.client, conn.server):
+        conn.server = server
+        for w in (conn.client, server):
             w.transport.set_write_buffer_limits(high=0)  # drain() waits until sent
-        up = asyncio.create_task(self._pipe(conn, reader, conn.server, upstream=True))
+        up = asyncio.create_task(self._pipe(conn, reader, server, upstream=True))
         down = asyncio.create_task(self._pipe(conn, sreader, conn.client, upstream=False))
         conn.pipes = [up, down]
         try:
@@ -376,46 +382,58 @@ class FaultProxy:
         *,
         upstream: bool,
     ) -> None:
-        kind = "request" if upstream else "response"
         while conn.cut_reason is None:  # bounded: ends at EOF, on a cut, or when cancelled
             data = await reader.read(CHUNK)
             if not data:
                 if upstream and writer.can_write_eof():
                     writer.write_eof()  # pass the client's half-close on
                 return
-            if upstream and (conn.requests == 0 or conn.down > conn.down_at_request) and self._begin_request(conn):
+            if upstream and _starts_request(conn) and self._begin_request(conn):
                 return
-            sent = conn.up if upstream else conn.down
-            setting = self.cut_upstream_after if upstream else self.cut_downstream_after
-            flaky = conn.flaky_cut_up if upstream else conn.flaky_cut_down
+            setting, flaky = self._cut_settings(conn, upstream=upstream)
             limit = _min(setting, flaky)
-            cut = limit is not None and sent + len(data) >= limit
-            if cut:
-                data = data[: max(0, limit - sent)]
+            sent = conn.up if upstream else conn.down
+            cut_at = limit if limit is not None and sent + len(data) >= limit else None
+            if cut_at is not None:
+                data = data[: max(0, cut_at - sent)]
             if data:
-                wait = self.delay + conn.flaky_delay
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                await self._write(writer, data)
-                if upstream:
-                    conn.up += len(data)
-                    self.bytes_up += len(data)
-                else:
-                    conn.down += len(data)
-                    self.bytes_down += len(data)
-            if cut:
-                assert limit is not None
-                flaky_cut = limit == flaky and limit != setting
-                start = (conn.up_at_request if upstream else conn.down_at_request) if flaky_cut else 0
-                note = " (lost acknowledgement)" if not upstream and limit == start else ""
-                who = f"flaky: request {conn.requests}, " if flaky_cut else ""
-                self._cut(conn, f"({who}after {limit - start} {kind} bytes){note}")
-                if self.cut_once and limit == setting:
-                    if upstream:
-                        self.cut_upstream_after = None
-                    else:
-                        self.cut_downstream_after = None
+                await self._forward(conn, writer, data, upstream=upstream)
+            if cut_at is not None:
+                self._cut_at(conn, cut_at, setting, flaky, upstream=upstream)
                 return
+
+    def _cut_settings(self, conn: _Conn, *, upstream: bool) -> tuple[int | None, int | None]:
+        """This direction's cut offsets: the configured one and the current request's flaky one."""
+        if upstream:
+            return self.cut_upstream_after, conn.flaky_cut_up
+        return self.cut_downstream_after, conn.flaky_cut_down
+
+    async def _forward(self, conn: _Conn, writer: asyncio.StreamWriter, data: bytes, *, upstream: bool) -> None:
+        """Send one chunk on after the configured (and flaky) delay, and count it."""
+        wait = self.delay + conn.flaky_delay
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._write(writer, data)
+        if upstream:
+            conn.up += len(data)
+            self.bytes_up += len(data)
+        else:
+            conn.down += len(data)
+            self.bytes_down += len(data)
+
+    def _cut_at(self, conn: _Conn, limit: int, setting: int | None, flaky: int | None, *, upstream: bool) -> None:
+        """Cut `conn` at `limit` bytes of this direction, saying which fault did it."""
+        flaky_cut = limit == flaky and limit != setting
+        start = (conn.up_at_request if upstream else conn.down_at_request) if flaky_cut else 0
+        note = " (lost acknowledgement)" if not upstream and limit == start else ""
+        who = f"flaky: request {conn.requests}, " if flaky_cut else ""
+        kind = "request" if upstream else "response"
+        self._cut(conn, f"({who}after {limit - start} {kind} bytes){note}")
+        if self.cut_once and limit == setting:
+            if upstream:
+                self.cut_upstream_after = None
+            else:
+                self.cut_downstream_after = None
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         bandwidth = self.bandwidth

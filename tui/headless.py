@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
 from tui.errors import AnswerError, SessionBusyError, UsageError
+from tui.events import data_of
 from tui.flow.loader import load_flow
 from tui.flow.model import Flow
 from tui.session import Session, latest_active_session
@@ -178,42 +179,56 @@ def play_flow(
         printer(session.latest_turn() if resumed else session.events())
         if server:
             background = _start_sync(store, server, token or "", session, err)
-        reader = AnswerReader(answers)
-        while session.status == "active":
-            if reader.interactive:
-                spec = session.waiting_input
-                hint = f"({spec.placeholder}) " if spec is not None and spec.placeholder else ""
-                err.write(f"{hint}> ")
-                err.flush()
-            line = reader.next_answer(session.flow.max_answer_bytes)
-            if line is None:
-                break
-            try:
-                events = session.answer(line)
-            except AnswerError as exc:
-                raise AnswerError(f"{reader.where()}: {exc}") from None
-            printer(events)
-        errors = [e for e in session.latest_turn() if e.type == "error"]
-        failed = bool(errors)
-        for event in errors:  # e.g. the step limit: one line naming the group
-            err.write(f"steadychat: {event.data.get('text', 'stopped')}\n")
-        if session.status != "active" and not as_json:
-            err.write("steadychat: conversation complete\n" if not failed else "")
-        return 1 if failed else 0
+        _answer_all(session, AnswerReader(answers), printer, err)
+        return _report_end(session, err, as_json=as_json)
     finally:
         if session is not None:
             session.close()
         if background is not None:
-            left = background.close(drain_timeout=3.0)
-            if session is not None and store.conflict(session.id) is not None:
-                sid = session.id[:8]
-                err.write(
-                    f"steadychat: conflict: session {session.id} diverged from the server; keep yours with "
-                    f"`steadychat resolve {sid} --fork` or take the server's with `steadychat resolve {sid} --take-server`\n"
-                )
-            elif left:
-                err.write(f"steadychat: {left} events queued; they will be sent next time (or run `steadychat sync`)\n")
+            _stop_sync(background, store, session, err)
         store.close()
+
+
+def _answer_all(session: Session, reader: AnswerReader, printer: Printer, err: TextIO) -> None:
+    """Answer line by line until the answers run out or the flow stops waiting."""
+    while session.status == "active":
+        if reader.interactive:
+            spec = session.waiting_input
+            hint = f"({spec.placeholder}) " if spec is not None and spec.placeholder else ""
+            err.write(f"{hint}> ")
+            err.flush()
+        line = reader.next_answer(session.flow.max_answer_bytes)
+        if line is None:
+            return
+        try:
+            events = session.answer(line)
+        except AnswerError as exc:
+            raise AnswerError(f"{reader.where()}: {exc}") from None
+        printer(events)
+
+
+def _report_end(session: Session, err: TextIO, *, as_json: bool) -> int:
+    """Name an error that stopped the flow (exit 1), or say the conversation is complete (0)."""
+    errors = [e for e in session.latest_turn() if e.type == "error"]
+    failed = bool(errors)
+    for event in errors:  # e.g. the step limit: one line naming the group
+        err.write(f"steadychat: {data_of(event, 'error').get('text', 'stopped')}\n")
+    if session.status != "active" and not as_json:
+        err.write("steadychat: conversation complete\n" if not failed else "")
+    return 1 if failed else 0
+
+
+def _stop_sync(background: BackgroundSync, store: Store, session: Session | None, err: TextIO) -> None:
+    """Give the background sync a moment to drain, then say what is left or conflicting."""
+    left = background.close(drain_timeout=3.0)
+    if session is not None and store.conflict(session.id) is not None:
+        sid = session.id[:8]
+        err.write(
+            f"steadychat: conflict: session {session.id} diverged from the server; keep yours with "
+            f"`steadychat resolve {sid} --fork` or take the server's with `steadychat resolve {sid} --take-server`\n"
+        )
+    elif left:
+        err.write(f"steadychat: {left} events queued; they will be sent next time (or run `steadychat sync`)\n")
 
 
 def _start_sync(store: Store, server: str, token: str, session: Session, err: TextIO) -> BackgroundSync:

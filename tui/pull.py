@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.errors import SyncError, UsageError
+from tui.events import data_of
 from tui.flow.model import Flow
 from tui.session import lock_session, rebuild_record, stored_flow
 from tui.steps import StoredEvent
@@ -125,7 +126,7 @@ def pull_locked(store: Store, api: ServerApi, sid: str, info: SessionInfo, recor
 
 
 def _check_start(first: StoredEvent, info: SessionInfo, sid: str) -> None:
-    if first.type != "start" or first.data.get("flow_hash") != info.flow_hash:
+    if first.type != "start" or data_of(first, "start").get("flow_hash") != info.flow_hash:
         raise SyncError(f"session {sid}: the server's first event is not a start on flow {info.flow_hash[:12]}")
 
 
@@ -133,7 +134,7 @@ def _placeholder(store: Store, sid: str, info: SessionInfo) -> SessionRecord:
     """A record for a session whose flow is not here yet: `last_seq` 0 makes `Session.resume`
     rebuild it from all its events once the flow is given."""
     start = store.events(sid, after=0, limit=1)
-    name = str(start[0].data.get("flow_name", info.flow_id)) if start else info.flow_id
+    name = str(data_of(start[0], "start").get("flow_name", info.flow_id)) if start else info.flow_id
     return SessionRecord(
         id=sid,
         flow_id=info.flow_id,

@@ -5,10 +5,10 @@ produces events without `seq`/`ts` (`Emitted`); the session numbers and timestam
 them, and only then shows them. Events are plain JSON so the store, the wire and `export` share
 one shape.
 
-Event types and their `data`:
+Event types and their `data` (as `TypedDict`s for the type checker in `tui/events.py`):
 - `start`     {flow_id, flow_name, flow_hash, seed, device_id, created_at}   always seq 1
 - `message`   {kind: "text"|"image"|"video"|"audio"|"embed"|"link", text, markdown?, url?,
-               retry?: bool, delay_ms?: int}          a bot bubble (retry: a re-ask after a refusal)
+               retry?: bool}                          a bot bubble (retry: a re-ask after a refusal)
 - `note`      {text}                                  a block we skipped, shown dimmed
 - `input`     InputSpec as a dict                     the flow now waits at this input
 - `answer`    {block_id, text, content, valid}        the user's reply as typed and as saved
@@ -28,9 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic_core import to_json
 
-VariableValue = str | list[str | None] | None
-
-EventType = Literal["start", "message", "note", "input", "answer", "command", "variables", "wait", "end", "error"]
+from tui.events import EventType
+from tui.flow.model import VariableValue as VariableValue  # one definition; the engine imports it from here
 
 
 class Emitted(BaseModel):

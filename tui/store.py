@@ -107,7 +107,7 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class _ForeignValue(Exception):
+class _ForeignValue(StoreError):
     """A stored value that is not JSON."""
 
 

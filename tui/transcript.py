@@ -7,17 +7,18 @@ plain-text fallbacks agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tui.errors import StoreError
+from tui.events import InputData, data_of
 from tui.steps import StoredEvent
 from tui.store import Store
 
 EXPORT_PAGE = 1000
 
 
-def input_hint(data: dict[str, Any]) -> str | None:
+def input_hint(data: InputData) -> str | None:
     """A one-line hint for an input with options (choices, rating), else None."""
     kind = data.get("kind")
     choices = data.get("choices") or []
@@ -31,9 +32,9 @@ def input_hint(data: dict[str, Any]) -> str | None:
     return None
 
 
-def shown_answer(data: dict[str, Any]) -> str:
+def shown_answer(data: Mapping[str, Any]) -> str:
     """An accepted answer shows as saved (Typebot relabels the bubble: email lowercased, phone in
-    E.164, a choice's value); a refused one as typed."""
+    E.164, a choice's value); a refused one as typed. `data` is an `answer` event's (AnswerData)."""
     content = data.get("content")
     if data.get("valid", True) and isinstance(content, str) and content:
         return content
@@ -42,45 +43,46 @@ def shown_answer(data: dict[str, Any]) -> str:
 
 def headless_lines(event: StoredEvent) -> list[str]:
     """The stdout lines of an event in `play`'s text mode (bot text as is, answers as `> text`)."""
-    data = event.data
     if event.type == "message":
-        text = str(data.get("text", ""))
+        text = str(data_of(event, "message").get("text", ""))
         return text.split("\n") if text else []
     if event.type == "answer":
-        return [f"> {shown_answer(data)}"]
+        return [f"> {shown_answer(data_of(event, 'answer'))}"]
     if event.type == "note":
-        return [f"[note: {data.get('text', '')}]"]
+        return [f"[note: {data_of(event, 'note').get('text', '')}]"]
     if event.type == "input":
-        hint = input_hint(data)
+        hint = input_hint(data_of(event, "input"))
         return [hint] if hint else []
     return []
 
 
 def markdown_lines(event: StoredEvent) -> list[str]:
     """A readable Markdown rendering of one event."""
-    data = event.data
     if event.type == "start":
+        start = data_of(event, "start")
         return [
-            f"# {data.get('flow_name', data.get('flow_id', 'Conversation'))}",
+            f"# {start.get('flow_name', start.get('flow_id', 'Conversation'))}",
             "",
-            f"_Started {data.get('created_at', event.ts)}_",
+            f"_Started {start.get('created_at', event.ts)}_",
             "",
         ]
     if event.type == "message":
-        body = str(data.get("markdown") or data.get("text") or "")
-        prefix = "**Bot:** " if not data.get("retry") else "**Bot (retry):** "
+        message = data_of(event, "message")
+        body = str(message.get("markdown") or message.get("text") or "")
+        prefix = "**Bot:** " if not message.get("retry") else "**Bot (retry):** "
         return [prefix + body.replace("\n", "  \n"), ""]
     if event.type == "answer":
-        mark = "" if data.get("valid", True) else " _(refused)_"
-        return [f"**You:** {shown_answer(data)}{mark}", ""]
+        answer = data_of(event, "answer")
+        mark = "" if answer.get("valid", True) else " _(refused)_"
+        return [f"**You:** {shown_answer(answer)}{mark}", ""]
     if event.type == "note":
-        return [f"> {data.get('text', '')}", ""]
+        return [f"> {data_of(event, 'note').get('text', '')}", ""]
     if event.type == "command":
-        return [f"**You:** /{data.get('name', '')}", ""]
+        return [f"**You:** /{data_of(event, 'command').get('name', '')}", ""]
     if event.type == "end":
         return ["_Conversation complete._", ""]
     if event.type == "error":
-        return [f"_Stopped: {data.get('text', '')}_", ""]
+        return [f"_Stopped: {data_of(event, 'error').get('text', '')}_", ""]
     return []
 
 

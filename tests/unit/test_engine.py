@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.corpus import corpus_dir
 from tui import engine
 from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable
 from tui.steps import Emitted, EngineState
 
 NOW = datetime(2024, 5, 6, 14, 30, 15, 123000, tzinfo=UTC)
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "typebot"
-if not CORPUS.exists():
-    CORPUS = Path("/work/shared/corpus/typebot")
+CORPUS = corpus_dir()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +431,8 @@ def test_set_variable_ids_are_seeded() -> None:
     other = engine.start(flow, now=NOW, seed=6).state
     assert one.variables == two.variables
     assert one.variables[rid] != other.variables[rid]
-    assert len(one.variables[rid]) >= 24 and one.variables[rid][0].isalpha()
+    random_id = one.variables[rid]
+    assert isinstance(random_id, str) and len(random_id) >= 24 and random_id[0].isalpha()
     assert one.variables[uid] == one.variables[res]
     assert one.rng_counter == 1
 
@@ -658,7 +657,7 @@ def test_link_to_other_flow_and_back() -> None:
     for merge, expected in ((True, "Zed"), (None, "Ann")):
         fb = FB()
         fb.var("Name", "Ann")
-        opts = {"typebotId": "child"} | ({"mergeResults": merge} if merge is not None else {})
+        opts: dict[str, Any] = {"typebotId": "child"} | ({"mergeResults": merge} if merge is not None else {})
         fb.group("A", text("parent"), block("Typebot link", **opts), text("back {{Name}}"))
         fb.start("A")
         fb.linked["child"] = _child()
@@ -786,9 +785,9 @@ def test_determinism_and_immutability() -> None:
 
 def _load(name: str) -> Flow:
     typebot = pytest.importorskip("tui.flow.typebot")
+    if CORPUS is None or not (CORPUS / name).exists():
+        pytest.skip("corpus not available (set STEADYCHAT_CORPUS)")
     path = CORPUS / name
-    if not path.exists():
-        pytest.skip("corpus not available")
     return typebot.load_typebot_file(path)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.flow.model import Variable
+from tui.flow.model import Variable, VariableValue
 from tui.rules.expressions import evaluate_expression
 from tui.rules.variables import Scope
 
@@ -14,7 +14,14 @@ NAMES = ["Score", "Name", "List", "Unset", "Poster path", "Zip", "Flag"]
 @pytest.fixture
 def scope() -> Scope:
     variables = [Variable(id=f"id{i}", name=n) for i, n in enumerate(NAMES)]
-    values = {"id0": "10", "id1": "Bob", "id2": ["a", "b"], "id4": "/p.jpg", "id5": "0123", "id6": "true"}
+    values: dict[str, VariableValue] = {
+        "id0": "10",
+        "id1": "Bob",
+        "id2": ["a", "b"],
+        "id4": "/p.jpg",
+        "id5": "0123",
+        "id6": "true",
+    }
     return Scope(variables, values)
 
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tui.flow.jsvalues import UNDEFINED
 from tui.flow.model import Variable, VariableValue
-from tui.rules._js import UNDEFINED
-from tui.rules.expressions import ENGINE_NAMES, ValueTooLarge, evaluate_expression, run_code
+from tui.rules.expressions import ValueTooLarge, evaluate_expression
 from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway, run_script
+from tui.rules.templates import ENGINE_NAMES, run_code
 from tui.rules.variables import Scope
 
 NOW = datetime(2024, 5, 6, 21, 45, 30, 123000, tzinfo=UTC)

@@ -6,20 +6,19 @@ import math
 
 import pytest
 
-from tui.flow.model import Variable
-from tui.rules._js import UNDEFINED, js_number, js_number_to_string, js_parse_float
+from tui.flow.jsvalues import UNDEFINED, js_number, js_number_to_string, js_parse_float, safe_stringify
+from tui.flow.model import Variable, VariableValue
+from tui.rules.templates import substitute
 from tui.rules.variables import (
     Scope,
     find_unique_variable,
     guess_type,
     is_single_variable,
-    safe_stringify,
-    substitute,
     to_stored_value,
 )
 
 
-def make_scope(**values: object) -> Scope:
+def make_scope(**values: VariableValue) -> Scope:
     names = ["Name", "name", "List", "Empty", "Score", "Other var"]
     variables = [Variable(id=f"v_{i}", name=n) for i, n in enumerate(names)]
     by_name = {v.name: v.id for v in variables}
@@ -96,7 +95,8 @@ def test_inline_code_is_evaluated() -> None:
 
 def test_find_unique_variable() -> None:
     scope = make_scope()
-    assert find_unique_variable("{{Score}}", scope).id == "v_4"
+    score = find_unique_variable("{{Score}}", scope)
+    assert score is not None and score.id == "v_4"
     assert find_unique_variable("{{Score}} ", scope) is None
     assert find_unique_variable("x{{Score}}", scope) is None
     assert find_unique_variable("{{Nope}}", scope) is None

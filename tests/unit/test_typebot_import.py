@@ -11,10 +11,24 @@ import pytest
 
 from tests.corpus import corpus_dir
 from tui.errors import FlowError, UnsupportedFlowError
+from tui.flow.model import Edge, Flow
 from tui.flow.typebot import import_typebot, load_typebot_file, looks_like_typebot
 
 CORPUS = corpus_dir()
 needs_corpus = pytest.mark.skipif(CORPUS is None, reason="Typebot corpus not available")
+
+
+def corpus_file(name: str) -> Path:
+    """A corpus export (only in tests marked `needs_corpus`)."""
+    assert CORPUS is not None
+    return CORPUS / name
+
+
+def edge(flow: Flow, edge_id: str | None) -> Edge:
+    """The flow's edge with this id, which the test expects to exist."""
+    found = flow.edge(edge_id or "")
+    assert found is not None, edge_id
+    return found
 
 
 def _corpus_files() -> list[Path]:
@@ -83,12 +97,13 @@ def test_minimal_v6_export() -> None:
         ("i1", "e2", {"content": "Yes"}),
         ("i2", None, {"content": "No"}),
     ]
-    edge = flow.edge("e2")
-    assert edge is not None and edge.from_.item_id == "i1" and edge.to.block_id == "b3"
-    assert flow.edge("e1").from_.event_id == "ev-start"
+    choice_edge = edge(flow, "e2")
+    assert choice_edge.from_.item_id == "i1" and choice_edge.to.block_id == "b3"
+    assert edge(flow, "e1").from_.event_id == "ev-start"
     values = {v.name: v.value for v in flow.variables}
     assert values == {"Name": None, "Score": "3", "Tags": ["a", "2", None], "Obj": '{"k":1}'}
-    assert flow.variable_by_name("Name").is_session_variable
+    name = flow.variable_by_name("Name")
+    assert name is not None and name.is_session_variable
     assert flow.invalid_message == "Nope, again."
 
 
@@ -111,7 +126,7 @@ def test_unknown_keys_tolerated_and_dropped() -> None:
     data["events"][1]["extra"] = 1
     flow = import_typebot(data, path="x.json")
     assert flow.groups[0].blocks[1].items[0].data == {"content": "Yes"}
-    assert flow.edge("e2").from_.block_id == "b2"
+    assert edge(flow, "e2").from_.block_id == "b2"
     assert flow.edge("bad") is None
 
 
@@ -130,7 +145,7 @@ def test_cards_paths_keep_their_edges() -> None:
     )
     flow = import_typebot(data, path="x.json")
     assert flow.groups[1].blocks[0].items[0].data["paths"][0]["outgoingEdgeId"] == "e3"
-    assert flow.edge("e3").from_.path_id == "p1"
+    assert edge(flow, "e3").from_.path_id == "p1"
 
 
 @pytest.mark.parametrize(
@@ -180,7 +195,7 @@ def test_missing_version_is_v3_and_migrated() -> None:
     assert flow.version == "3"
     assert [(e.id, e.type, e.outgoing_edge_id) for e in flow.events] == [("sg", "start", "e")]
     assert [g.id for g in flow.groups] == ["g"]
-    assert flow.edge("e").from_.event_id == "sg"
+    assert edge(flow, "e").from_.event_id == "sg"
 
 
 def test_pre_2022_export_rejected() -> None:
@@ -244,7 +259,7 @@ def test_link_cycle_terminates(tmp_path: Path) -> None:
 
 @needs_corpus
 def test_corpus_link_chain_resolved() -> None:
-    flow = load_typebot_file(CORPUS / "linkTypebots-1.json")
+    flow = load_typebot_file(corpus_file("linkTypebots-1.json"))
     two, three = "cl0ibhv8d0130n21aw8doxhj5", "cmb59sp8b00017f8m3ni5vsqm"
     assert set(flow.linked) == {two, three}
     assert flow.linked[two].name and flow.linked[two].linked == {}  # only the root keeps the flat map
@@ -255,14 +270,14 @@ def test_corpus_link_chain_resolved() -> None:
 
 @needs_corpus
 def test_v5_migration_matches_v6_file() -> None:
-    old = load_typebot_file(CORPUS / "v5-startingWithInput.json")
-    new = load_typebot_file(CORPUS / "startingWithInput.json")
+    old = load_typebot_file(corpus_file("v5-startingWithInput.json"))
+    new = load_typebot_file(corpus_file("startingWithInput.json"))
     assert old.version == "5" and new.version == "6.1"
     assert [e.type for e in old.events] == ["start"]
     assert old.events[0].id == new.events[0].id
     assert [g.id for g in old.groups] == [g.id for g in new.groups]
     assert old.groups[0].blocks == new.groups[0].blocks
-    old_edge, new_edge = old.edge(old.events[0].outgoing_edge_id), new.edge(new.events[0].outgoing_edge_id)
+    old_edge, new_edge = edge(old, old.events[0].outgoing_edge_id), edge(new, new.events[0].outgoing_edge_id)
     assert old_edge.from_ == new_edge.from_ and old_edge.to == new_edge.to
     assert all(b.type != "start" for g in old.groups for b in g.blocks)
 

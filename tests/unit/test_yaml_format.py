@@ -462,16 +462,16 @@ def test_groups_continue_into_the_next_unless_they_end() -> None:
           Last: [say: z]
         """
     )
-    last = {g.title: g.blocks[-1] if g.blocks else None for g in flow.groups}
-    assert edge_target(flow, last["Plain"].outgoing_edge_id) == "if-then-only"
-    assert edge_target(flow, last["If then only"].outgoing_edge_id) == "goto"  # the "else" is the next group
-    assert last["Goto"].outgoing_edge_id is None
-    assert edge_target(flow, last["If else"].outgoing_edge_id) == "plain"
-    assert last["Returns"].outgoing_edge_id is None
-    assert edge_target(flow, last["Input"].outgoing_edge_id) == "ends"
-    assert last["Ends"].outgoing_edge_id is None
-    assert last["Only end"] is None
-    assert last["Last"].outgoing_edge_id is None
+    last = {g.title: g.blocks[-1].outgoing_edge_id if g.blocks else "(no blocks)" for g in flow.groups}
+    assert edge_target(flow, last["Plain"]) == "if-then-only"
+    assert edge_target(flow, last["If then only"]) == "goto"  # the "else" is the next group
+    assert last["Goto"] is None
+    assert edge_target(flow, last["If else"]) == "plain"
+    assert last["Returns"] is None
+    assert edge_target(flow, last["Input"]) == "ends"
+    assert last["Ends"] is None
+    assert last["Only end"] == "(no blocks)"
+    assert last["Last"] is None
 
 
 def test_mid_group_blocks_have_no_edges() -> None:
@@ -556,6 +556,11 @@ def test_variables_declared_then_auto_declared_in_order() -> None:
             "name: T\ngroups:\n  A:\n    - ask: x\n\n      type: colour\n",
             6,
             "type: unknown input type 'colour' (known: text, number, email, url, phone, date, time, rating, file)",
+        ),
+        (
+            "name: T\ngroups:\n  A:\n    - ask: x\n      type: [a]\n",
+            5,
+            "type: unknown input type a list (known: text, number, email, url, phone, date, time, rating, file)",
         ),
         (
             "name: T\ngroups:\n  A:\n    - ask: x\n      min: 3\n",
@@ -705,7 +710,22 @@ def test_json_data_equals_json_loads(text: str) -> None:
     assert parse_json(text, path="t.json") == json.loads(text)
 
 
-@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a" 1}', "[1 2]", '{"a": }', "[1,]", "{} {}", '{"a": 1', "tru"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1,}',
+        '{"a" 1}',
+        "[1 2]",
+        '{"a": }',
+        "[1,]",
+        "{} {}",
+        '{"a": 1',
+        "tru",
+        '{"a": "b',
+        '{"a\\q": 1}',
+        '["\t"]',
+    ],
+)
 def test_json_invalid_is_refused_like_json_loads(text: str) -> None:
     with pytest.raises(FlowError) as info:
         parse_json(text, path="t.json")
@@ -737,7 +757,7 @@ def test_say_links_and_marks_become_rich_text() -> None:
         - say: "See [the docs](https://x.test/d), `code`, _this_ and snake_case_names"
         """
     )
-    (paragraph,) = blocks[0].content["richText"]
+    (paragraph,) = (blocks[0].content or {})["richText"]
     assert paragraph["children"] == [
         {"text": "See "},
         {"type": "a", "url": "https://x.test/d", "children": [{"text": "the docs"}]},

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tui.errors import ChatFileError, FlowError
+from tui.flow.lines import LineList, LineMap
 from tui.flow.model import VariableValue
-from tui.flow.yaml_format import LineList, LineMap, parse_yaml
+from tui.flow.yaml_format import parse_yaml
 
 SUFFIX = ".chat.yaml"
 CASE_KEYS = ("name", "flow", "answers", "transcript", "golden", "variables", "refusals")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tui.chattest.cases import ChatCase, Refusal, shown
 from tui.errors import AnswerError, EngineError
+from tui.events import data_of
 from tui.flow.loader import load_flow
 from tui.flow.model import Flow, VariableValue
 from tui.session import Session
@@ -35,7 +36,7 @@ def fixed_clock() -> datetime:
 def transcript_lines(event: StoredEvent) -> list[str]:
     """A transcript is what `steadychat play` prints, plus a line where the flow stopped on an error."""
     if event.type == "error":
-        return [f"[error: {event.data.get('text', '')}]"]
+        return [f"[error: {data_of(event, 'error').get('text', '')}]"]
     return headless_lines(event)
 
 
@@ -194,11 +195,11 @@ def _refusals(events: list[StoredEvent]) -> list[Refusal]:
     """Refused answers (`answer.valid` false) and the retry message that follows each, if any."""
     refusals: list[Refusal] = []
     for event, following in zip(events, [*events[1:], None], strict=True):
-        if event.type != "answer" or event.data.get("valid", True):
+        if event.type != "answer" or data_of(event, "answer").get("valid", True):
             continue
-        is_retry = following is not None and following.type == "message" and following.data.get("retry")
-        message = str(following.data.get("text", "")) if following is not None and is_retry else None
-        refusals.append(Refusal(str(event.data.get("text", "")), message))
+        retry = data_of(following, "message") if following is not None and following.type == "message" else None
+        message = str(retry.get("text", "")) if retry is not None and retry.get("retry") else None
+        refusals.append(Refusal(str(data_of(event, "answer").get("text", "")), message))
     return refusals
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from tui.errors import FlowError
 from tui.flow.limits import MAX_DEPTH, too_deep_message
-from tui.flow.yaml_format import LineList, LineMap
+from tui.flow.lines import LineList, LineMap
 
 # json's own string scanner (C): decodes escapes exactly as json.loads does. Not in the type stubs.
 scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -37,8 +37,11 @@ _LITERALS: dict[str, Any] = {
 _BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
 
 
-class _Malformed(Exception):
+class _Malformed(FlowError):
     """Not JSON: json.loads then says exactly why, with its line."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid JSON")
 
 
 def check_json_depth(text: str, *, path: str) -> None:
@@ -67,7 +70,7 @@ def parse_json_with_lines(text: str, *, path: str) -> Any:
     """The JSON data with `LineMap`/`LineList` containers (1-based lines), or one FlowError."""
     try:
         data = _Parser(text, path).parse()
-    except _Malformed:
+    except (_Malformed, ValueError):  # ValueError: json's string scanner (an unterminated string)
         data = None
     # json.loads judges validity (our pass is lenient where the text is not JSON); the depth is
     # bounded by now, so it cannot recurse too deep.
@@ -85,6 +88,9 @@ class _Parser:
         self.path = path
         self._line = 1
         self._line_pos = 0
+        self._stack: list[list[Any]] = []
+        self._root: list[Any] = []
+        self._after_value = False  # a value just ended: only `,` or a closing bracket may follow
 
     def line_at(self, pos: int) -> int:
         """The 1-based line of `pos`; positions only move forward, so counting is linear."""
@@ -93,74 +99,89 @@ class _Parser:
         return self._line
 
     def parse(self) -> Any:
-        text = self.text
-        stack: list[list[Any]] = []
-        root: list[Any] = []
+        text, stack = self.text, self._stack
+        separator, token, next_token = self._separator, self._token, _TOKEN.match  # hot loop: bound once
         pos, end = 0, len(text)
-        after_value = False  # a value just ended: only `,` or a closing bracket may follow
         while True:
-            match = _TOKEN.match(text, pos)
+            match = next_token(text, pos)
             if match is None:
-                if text[pos:].strip() or stack or not root:
+                if text[pos:].strip() or stack or not self._root:
                     raise _Malformed
-                return root[0]
-            start = match.start(match.lastindex or 0)
-            pos = match.end()
-            punct, quote, word = match.groups()
+                return self._root[0]
             top = stack[-1] if stack else None
-            if punct in ("}", "]"):
-                if top is None or (punct == "}") != isinstance(top[0], dict) or top[2] is not None:
-                    raise _Malformed
-                stack.pop()
-                after_value = True
+            punct = match.group(1)
+            if punct is not None and punct in "}],:":
+                separator(punct, top)
+                pos = match.end()
                 continue
-            if punct == ",":
-                if top is None or not after_value:
-                    raise _Malformed
-                top[1] = isinstance(top[0], dict)
-                after_value = False
-                continue
-            if punct == ":":
-                if top is None or top[2] is None or top[1]:
-                    raise _Malformed
-                continue
-            if after_value or (top is None and root):
-                raise _Malformed
-            line = self.line_at(start)
-            if top is not None and top[1]:  # a key
-                if not quote:
-                    raise _Malformed
-                key, pos = scanstring(text, pos)
-                if key in top[0]:
-                    raise FlowError(f"duplicate key {key!r}", path=self.path, line=line)
-                top[1], top[2], top[3] = False, key, line
-                continue
-            if punct in ("{", "["):
-                value: Any = LineMap() if punct == "{" else LineList()
-                value.line = line
-                if punct == "{":
-                    value.key_lines = {}
-                else:
-                    value.item_lines = []
-            elif quote:
-                value, pos = scanstring(text, pos)
-            else:
-                value = _bare_word(word)
-            self._put(root, top, value, line)
-            if punct in ("{", "["):
-                if len(stack) >= MAX_DEPTH:
-                    raise FlowError(too_deep_message(), path=self.path, line=line)
-                stack.append([value, punct == "{", None, None])
-                after_value = False
-            else:
-                after_value = True
+            pos = token(match, top)
             if pos > end:
                 raise _Malformed
 
-    @staticmethod
-    def _put(root: list[Any], top: list[Any] | None, value: Any, line: int) -> None:
+    def _separator(self, punct: str, top: list[Any] | None) -> None:
+        """A closing bracket, `,` or `:`: only where the grammar allows it."""
         if top is None:
-            root.append(value)
+            raise _Malformed
+        if punct == ",":
+            if not self._after_value:
+                raise _Malformed
+            top[1] = isinstance(top[0], dict)
+            self._after_value = False
+        elif punct == ":":
+            if top[2] is None or top[1]:
+                raise _Malformed
+        else:
+            if (punct == "}") != isinstance(top[0], dict) or top[2] is not None:
+                raise _Malformed
+            self._stack.pop()
+            self._after_value = True
+
+    def _token(self, match: re.Match[str], top: list[Any] | None) -> int:
+        """A key, or a value (an opening bracket, a string, a bare word); returns the next position."""
+        punct, quote, word = match.groups()
+        pos = match.end()
+        if self._after_value or (top is None and self._root):
+            raise _Malformed
+        line = self.line_at(match.start(match.lastindex or 0))
+        if top is not None and top[1]:  # a key
+            if not quote:
+                raise _Malformed
+            key, pos = scanstring(self.text, pos)
+            if key in top[0]:
+                raise FlowError(f"duplicate key {key!r}", path=self.path, line=line)
+            top[1], top[2], top[3] = False, key, line
+            return pos
+        if punct is not None:
+            self._open(punct, top, line)
+            return pos
+        value: Any
+        if quote:
+            value, pos = scanstring(self.text, pos)
+        else:
+            value = _bare_word(word)
+        self._put(top, value, line)
+        self._after_value = True
+        return pos
+
+    def _open(self, punct: str, top: list[Any] | None, line: int) -> None:
+        """`{` or `[`: a new container, put in its parent and entered."""
+        value: LineMap | LineList
+        if punct == "{":
+            value = LineMap()
+            value.key_lines = {}
+        else:
+            value = LineList()
+            value.item_lines = []
+        value.line = line
+        self._put(top, value, line)
+        if len(self._stack) >= MAX_DEPTH:
+            raise FlowError(too_deep_message(), path=self.path, line=line)
+        self._stack.append([value, punct == "{", None, None])
+        self._after_value = False
+
+    def _put(self, top: list[Any] | None, value: Any, line: int) -> None:
+        if top is None:
+            self._root.append(value)
             return
         container = top[0]
         if isinstance(container, LineMap):

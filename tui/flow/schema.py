@@ -94,7 +94,7 @@ class _InputLabels(_Entry):
 
 class _RatingOptions(_Entry):
     length: int = _opt("Highest rating (default 10).")
-    from_: int = Field(default=None, alias="from", description="Lowest rating (default 0).")
+    from_: int = _opt("Lowest rating (default 0).", alias="from")
     left: str = _opt("Label under the lowest rating.")
     right: str = _opt("Label under the highest rating.")
 
@@ -186,9 +186,7 @@ class If(_Entry):
 
     if_: OneComparison | AllOf | AnyOf = Field(alias="if", description="The condition.")
     then: str = Field(description=f"{GROUP} Where to go when the condition holds.")
-    else_: str = Field(
-        default=None, alias="else", description=f"{GROUP} Where to go otherwise (default: the next block)."
-    )
+    else_: str = _opt(f"{GROUP} Where to go otherwise (default: the next block).", alias="else")
 
 
 class Set(_Entry):

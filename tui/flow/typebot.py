@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tui.errors import FlowError, UnsupportedFlowError
+from tui.flow.json_lines import load_json  # depth-checked before json.loads recurses
+from tui.flow.jsvalues import safe_stringify
 from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable
-from tui.rules.variables import safe_stringify
 
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
 PRE_V6_VERSIONS = frozenset({"3", "4", "5"})
@@ -66,7 +67,7 @@ def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def import_typebot(data: dict, *, path: str) -> Flow:
+def import_typebot(data: dict[str, Any], *, path: str) -> Flow:
     """Normalise a Typebot export of any supported version (v3 … v6.1) into a `Flow`."""
     if not isinstance(data, dict):
         raise FlowError("not a Typebot export (expected a JSON object)", path=path)
@@ -375,8 +376,6 @@ def read_json_file(path: Path) -> Any:
         raise FlowError("cannot read: not UTF-8 text", path=str(path)) from None
     except OSError as exc:
         raise FlowError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
-    from tui.flow.json_lines import load_json  # depth-checked before json.loads recurses
-
     return load_json(text, path=str(path))
 
 

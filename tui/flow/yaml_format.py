@@ -18,13 +18,15 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
 from tui.errors import FlowError
 from tui.flow.inline_markdown import inline_children
+from tui.flow.json_lines import parse_json_with_lines
 from tui.flow.limits import MAX_ALIAS_NODES, MAX_DEPTH, alias_budget_message, too_deep_message
+from tui.flow.lines import LineList, LineMap
 from tui.flow.model import (
     DEFAULT_MAX_ANSWER_BYTES,
     MAX_ANSWER_BYTES_LIMIT,
@@ -164,23 +166,6 @@ ENTRY_OPTIONS: dict[str, tuple[str, ...]] = {
 # --------------------------------------------------------------------------------------------
 # Parsing with line numbers
 # --------------------------------------------------------------------------------------------
-
-
-class LineMap(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers its line and the line of each key (1-based)."""
-
-    line: int | None = None
-    key_lines: dict[Any, int]
-
-    def key_line(self, key: str) -> int | None:
-        return getattr(self, "key_lines", {}).get(key, self.line)
-
-
-class LineList(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers its line and each item's line."""
-
-    line: int | None = None
-    item_lines: list[int]
 
 
 class _LimitError(yaml.composer.ComposerError):  # type: ignore[misc]
@@ -372,8 +357,6 @@ def _yaml_flow_error(exc: yaml.YAMLError, path: str) -> FlowError:
 
 def parse_json(text: str, *, path: str) -> Any:
     """Parse JSON with a JSON parser, keeping line numbers (tui/flow/json_lines.py)."""
-    from tui.flow.json_lines import parse_json_with_lines  # it imports LineMap/LineList from here
-
     return parse_json_with_lines(text, path=path)
 
 
@@ -406,7 +389,7 @@ def _describe(value: object) -> str:
     return repr(value)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -696,7 +679,7 @@ class _Compiler:
 
     def _input_kind(self, entry: _Entry) -> str:
         kind = entry.raw["type"]
-        if kind not in INPUT_KINDS:
+        if not isinstance(kind, str) or kind not in INPUT_KINDS:  # a list or mapping is not a kind either
             known = ", ".join(INPUT_KINDS)
             raise self.fail(f"type: unknown input type {_describe(kind)} (known: {known})", entry.line_of("type"))
         return kind
@@ -1104,7 +1087,7 @@ def _strings(value: Any) -> list[str]:
 _VARIABLE_KEYS = ("variableId", "saveItemInVariableId")
 
 
-def _is_variable_name(value: object) -> bool:
+def _is_variable_name(value: object) -> TypeGuard[str]:
     """Non-empty text, no surrounding spaces, no braces (names are matched exactly)."""
     return isinstance(value, str) and bool(value) and value == value.strip() and not set("{}") & set(value)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 _ISO_START = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}")
@@ -43,7 +44,7 @@ def parse_reply_date(text: str, *, now: datetime, day_first: bool, need_date: bo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            parsed = date_parser.parse(text, default=implied_noon, dayfirst=day_first and not iso, fuzzy=True)
+            parsed: datetime = date_parser.parse(text, default=implied_noon, dayfirst=day_first and not iso, fuzzy=True)
         except (ValueError, OverflowError):
             return None
     return parsed.replace(tzinfo=None)
@@ -157,7 +158,7 @@ def _fraction(m: datetime, width: int) -> str:
     return f"{m.microsecond:06d}"[:width].ljust(width, "0")
 
 
-_FIELDS = {
+_FIELDS: dict[str, Callable[[datetime, int], str]] = {
     "y": _year,
     "Y": _year,
     "u": _year,

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tui.flow.jsvalues import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
 from tui.flow.model import Block, Item, VariableValue
 from tui.rules._dates import format_tr35, parse_bound, parse_reply_date
 from tui.rules._isurl import is_url
-from tui.rules._js import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
 from tui.rules.conditions import evaluate_condition
-from tui.rules.variables import Scope, find_unique_variable, substitute
+from tui.rules.templates import substitute
+from tui.rules.variables import Scope, find_unique_variable
 
 EMAIL_RETRY_MESSAGE = "This email doesn't seem to be valid. Can you type it again?"
 PAYMENT_RETRY_MESSAGE = "Payment failed. Please, try again."
@@ -177,7 +178,7 @@ def _parse_file(block: Block, text: str, scope: Scope, now: datetime) -> AnswerR
 
 def _is_localhost(url: str) -> bool:
     match = re.match(r"[a-z]+://([^/:?#]+)", url, re.IGNORECASE)
-    return bool(match) and match.group(1).lower() == "localhost"
+    return match is not None and match.group(1).lower() == "localhost"
 
 
 def _extensions_allowed(config: Any, urls: list[str]) -> bool:

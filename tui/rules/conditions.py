@@ -17,8 +17,9 @@ from typing import Any
 
 import regex
 
-from tui.rules._js import js_number, js_trim
-from tui.rules.variables import Scope, find_unique_variable, substitute
+from tui.flow.jsvalues import js_number, js_trim
+from tui.rules.templates import substitute
+from tui.rules.variables import Scope, find_unique_variable
 
 Side = str | list[str | None] | None
 StrCompare = Callable[[str | None, str | None], bool]
@@ -268,7 +269,7 @@ def _month_text_millis(text: str) -> float | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            moment = date_parser.parse(text, default=datetime(2001, 1, 1))
+            moment: datetime = date_parser.parse(text, default=datetime(2001, 1, 1))
         except (ValueError, OverflowError):
             return None
     if moment.tzinfo is not None:

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tui.rules._js import UNDEFINED
+from tui.errors import EngineError
+from tui.flow.jsvalues import UNDEFINED
 
 TIME_LIMIT_S = 1.0
 MEMORY_LIMIT_BYTES = 64 * 1024 * 1024
@@ -43,7 +44,7 @@ _BIG_EXCHANGE = 256 * 1024
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
-class ScriptRunaway(Exception):
+class ScriptRunaway(EngineError):
     """A script ran past the time or memory limit; the step must stop (not a JS error)."""
 
     def __init__(self, reason: str) -> None:

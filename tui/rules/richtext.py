@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.rules.variables import Scope, is_standalone_variable, substitute
+from tui.rules.templates import is_standalone_variable, substitute
+from tui.rules.variables import Scope
 
 _LIST_TYPES = ("ul", "ol")
 

@@ -1,8 +1,10 @@
-"""Variables: where values live (`Scope`), `{{Name}}` substitution and Typebot's value rules.
+"""Variables: where values live (`Scope`) and Typebot's value rules.
 
 Typebot keys variable values by id but templates name them, so `Scope` answers both. Stored
-values are always text or lists of text; `safe_stringify`/`to_stored_value` are the conversions
-Typebot applies before storing (`packages/variables`, `updateVariablesInSession.ts`).
+values are always text or lists of text; `safe_stringify` (in `tui.flow.jsvalues`, which the
+Typebot importer shares) and `to_stored_value` are the conversions Typebot applies before storing
+(`packages/variables`, `updateVariablesInSession.ts`). `{{Name}}` substitution, which can run
+inline code, is one layer up in `tui.rules.templates`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from tui.flow.jsvalues import UNDEFINED, js_number, safe_stringify
 from tui.flow.model import Variable, VariableValue
-from tui.rules._js import UNDEFINED, js_json_stringify, js_number
-
-VARIABLE_PATTERN = re.compile(r"\{\{([^{}]+)\}\}")
-INLINE_CODE_PATTERN = re.compile(r"\{\{=(.+?)=\}\}")
 
 
 class Scope:
@@ -96,61 +95,6 @@ class Scope:
         return result
 
 
-def _value_text(value: Any, take_latest_if_list: bool) -> str:
-    """How one variable value reads inside a template: text, JSON for lists, "" for nothing."""
-    if take_latest_if_list and isinstance(value, list):
-        value = value[-1] if value else None
-    text = safe_stringify(value)
-    if isinstance(text, list):  # safe_stringify maps lists; a template needs the JSON text
-        text = js_json_stringify(value)
-    return text or ""
-
-
-def substitute(
-    text: str | None, scope: Scope, *, take_latest_if_list: bool = False, collapse_newlines: bool = False
-) -> str:
-    """Replace each `{{Name}}` with the variable's value (Typebot's parseVariables).
-
-    Names match exactly (no trimming, case-sensitive); unknown or unset variables become "";
-    lists become JSON text like `["a","b"]` unless `take_latest_if_list` picks the last item.
-    Inline code `{{= expr =}}` is evaluated with the Set-variable evaluator first.
-    `collapse_newlines` turns each run of newlines inside a value into one space (what a text
-    bubble does with a variable that shares its text leaf with other text).
-    """
-    if not text:
-        return ""
-
-    def collapse(value: str) -> str:
-        return re.sub(r"\n+", " ", value) if collapse_newlines else value
-
-    if "{{=" in text:
-        text = INLINE_CODE_PATTERN.sub(lambda m: collapse(_inline_code(m.group(1), scope)), text)
-
-    def replace(match: re.Match[str]) -> str:
-        return collapse(_value_text(scope.get_by_name(match.group(1)), take_latest_if_list))
-
-    return VARIABLE_PATTERN.sub(replace, text)
-
-
-def _inline_code(code: str, scope: Scope) -> str:
-    """`{{= code =}}`: run like a Set-variable expression; on failure, the substituted code.
-    The engine (and so V8) is imported only when a template really holds inline code."""
-    from tui.rules.expressions import inline_code_text
-
-    return inline_code_text(code, scope)
-
-
-def is_standalone_variable(text: str | None) -> bool:
-    """Whether a rich-text leaf is one `{{X}}` (or one `{{= code =}}`) and nothing else: its
-    value then keeps its line breaks (parseVariablesInRichText's isStandaloneElement)."""
-    if not text:
-        return False
-    inline = INLINE_CODE_PATTERN.fullmatch(text)
-    if inline:
-        return True
-    return len(VARIABLE_PATTERN.findall(text)) == 1 and VARIABLE_PATTERN.fullmatch(text) is not None
-
-
 def find_unique_variable(text: str | None, scope: Scope) -> Variable | None:
     """The variable a text names when it is exactly `{{X}}` (Typebot's findUniqueVariable)."""
     if not text or not text.startswith("{{") or not text.endswith("}}"):
@@ -160,28 +104,7 @@ def find_unique_variable(text: str | None, scope: Scope) -> Variable | None:
 
 def is_single_variable(text: str | None) -> bool:
     """Whether a text is one `{{X}}` and nothing else (Typebot's isSingleVariable)."""
-    return bool(text) and text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1
-
-
-def safe_stringify(value: Any) -> VariableValue:
-    """Typebot's safeStringify as applied when storing: strings stay, None stays None, lists
-    map element-wise, anything else becomes JSON.stringify text (3 -> "3", NaN -> "null")."""
-    if value is None or value is UNDEFINED:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_stringify_one(item) for item in value]
-    return js_json_stringify(value)
-
-
-def _stringify_one(value: Any) -> str | None:
-    """safeStringify of one list element: nested lists and objects become JSON text."""
-    if value is None or value is UNDEFINED:
-        return None
-    if isinstance(value, str):
-        return value
-    return js_json_stringify(value)
+    return text is not None and text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")

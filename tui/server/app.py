@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tui.errors import RequestError
 from tui.server.backend import (
     Backend,
     NotFound,
@@ -59,7 +60,7 @@ LIST_DEFAULT = 50
 MAX_CURSOR = 200
 
 
-class ApiError(Exception):
+class ApiError(RequestError):
     """An answer with a JSON error body: `{"error": code, ...extra}`."""
 
     def __init__(self, status: int, error: str, headers: dict[str, str] | None = None, **extra: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from tui.errors import SteadyChatError
+from tui.errors import RequestError, SteadyChatError
 
 EventRow = tuple[int, str, str, str]
 """(seq, type, ts, data as JSON text)."""
@@ -32,11 +32,11 @@ class ServerDatabaseError(SteadyChatError):
     """The server database cannot be used (not ours, newer schema, unreachable); one line, exit 2."""
 
 
-class NotFound(Exception):
+class NotFound(RequestError):
     """Unknown session, or a session of another owner (the two are indistinguishable)."""
 
 
-class Rejected(Exception):
+class Rejected(RequestError):
     """A 409: the batch or meta does not fit what the server holds; `acked_seq` is its last seq."""
 
     def __init__(self, error: str, acked_seq: int) -> None:
@@ -45,7 +45,7 @@ class Rejected(Exception):
         self.acked_seq = acked_seq
 
 
-class Unavailable(Exception):
+class Unavailable(RequestError):
     """The database is busy or unreachable right now: 503 with Retry-After."""
 
 

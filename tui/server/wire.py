@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
+from tui.errors import RequestError
 from tui.server.backend import EventRow, StoredSession, canonical_meta
 from tui.sync.protocol import MAX_BATCH_EVENTS
 
@@ -50,11 +51,11 @@ _batch_decoder = msgspec.json.Decoder(_Batch)
 _meta_decoder = msgspec.json.Decoder(_Meta)
 
 
-class Invalid(Exception):
+class Invalid(RequestError):
     """The body is not what the protocol accepts (422); the message says where."""
 
 
-class TooMany(Exception):
+class TooMany(RequestError):
     """More events than a batch may hold (413)."""
 
 

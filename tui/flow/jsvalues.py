@@ -1,9 +1,11 @@
-"""JavaScript value semantics that Typebot's rules lean on: Number(), parseFloat(), String(n)
-and JSON.stringify().
+"""JavaScript value semantics that Typebot's rules lean on: Number(), parseFloat(), String(n),
+JSON.stringify() and Typebot's safeStringify.
 
 Typebot runs on V8, so its answers depend on how JS converts text to numbers and back
 ("12.0" saves as "12", "" is the number 0, NaN stringifies to null). Reproducing those
-conversions in one place keeps every rule module literal about them.
+conversions in one place keeps every rule module literal about them. The module sits in the flow
+layer, beside the model, because the Typebot importer stores declared values with the same
+safeStringify the rules use (`tui.rules` builds on `tui.flow`, never the other way round).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 import re
 from decimal import Decimal
 from typing import Any
+
+from tui.flow.model import VariableValue
 
 # JS String.prototype.trim / Number() whitespace: ASCII space family plus Unicode spaces.
 _JS_WS = " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -161,3 +165,24 @@ def js_to_number(value: Any) -> float:
     if isinstance(value, list):
         return js_number(js_to_string(value))
     return math.nan
+
+
+def safe_stringify(value: Any) -> VariableValue:
+    """Typebot's safeStringify as applied when storing: strings stay, None stays None, lists
+    map element-wise, anything else becomes JSON.stringify text (3 -> "3", NaN -> "null")."""
+    if value is None or value is UNDEFINED:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_stringify_one(item) for item in value]
+    return js_json_stringify(value)
+
+
+def _stringify_one(value: Any) -> str | None:
+    """safeStringify of one list element: nested lists and objects become JSON text."""
+    if value is None or value is UNDEFINED:
+        return None
+    if isinstance(value, str):
+        return value
+    return js_json_stringify(value)
