@@ -106,7 +106,7 @@ class Recorder:
             return [s.words() for _, s in self.seen]
 
     def wait_for(
-        self, predicate: Callable[[SyncStatus], bool], since: int = 0, timeout: float = 15.0
+        self, predicate: Callable[[SyncStatus], bool], since: int = 0, timeout: float = 30.0
     ) -> tuple[float, SyncStatus]:
         """The first status since `since` that matches, waiting at most `timeout` seconds."""
         with self._cond:
