@@ -192,7 +192,7 @@ def test_flapping_link_keeps_order_and_bounded_jittered_retries(
         print(f"{phases} phases, {refused} refused attempts, {len(delays)} logged retries, {len(shown)} steps")
         assert refused >= 1, "the link must actually have been down"
         assert refused <= len(delays) + 1, f"{refused} attempts but {len(delays)} scheduled retries: a retry storm"
-        assert delays and max(delays) <= HEARTBEAT + 0.05 and min(delays) > 0, delays
+        assert delays and max(delays) <= HEARTBEAT + 0.05, delays
         if len(delays) >= 5:
             assert len(set(delays)) >= 3, f"retries are not jittered: {delays}"
         assert_exact_log(store, server.url, TOKEN_A, status=final, shown=shown)
@@ -465,7 +465,7 @@ def test_big_backlog_after_a_long_outage_drains_in_bounded_batches_despite_clock
         )
         delays = _retry_delays(recorder)
         assert px.connections_refused <= len(delays) + 1, "more probes than scheduled retries: a flood"
-        assert delays and 0 < min(delays) and max(delays) <= HEARTBEAT + 0.05, delays
+        assert delays and max(delays) <= HEARTBEAT + 0.05, delays
 
         mark = recorder.mark()
         px.set_mode(FaultMode.PASS)
