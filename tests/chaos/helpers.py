@@ -217,6 +217,11 @@ class Scripted:
         self.script: list[Fault] = []
         self.always: Fault | None = None  # answers every matching request while set
         self.seen: list[Seen] = []
+        # `hold_if(seen)` true: the request waits (before the app sees it) until `release` is set,
+        # so a test can freeze a drain at a point of its choosing instead of racing it.
+        self.hold_if: Callable[[Seen], bool] | None = None
+        self.release = threading.Event()
+        self.held: list[Seen] = []
         self._lock = threading.Lock()
 
     def push(self, *faults: Fault) -> None:
@@ -249,6 +254,14 @@ class Scripted:
             if self.match(scope["method"], scope["path"]):
                 fault = self.script.pop(0) if self.script else self.always
             self.seen.append(seen)
+            hold = self.hold_if is not None and self.hold_if(seen)
+            if hold:
+                self.held.append(seen)
+        if hold:  # polled on the loop (no thread), so stopping the server cancels the held request
+            for _ in range(6000):  # bounded: 60 s
+                if self.release.is_set():
+                    break
+                await asyncio.sleep(0.01)
 
         delivered = False
 
