@@ -163,9 +163,9 @@ class AppServer:
         )
         server = uvicorn.Server(config)
         self._server = server
-        self._thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-        self._thread.start()
-        wait_until(lambda: server.started or not self._thread.is_alive(), timeout, what="server start")
+        thread = self._thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        thread.start()
+        wait_until(lambda: server.started or not thread.is_alive(), timeout, what="server start")
         assert server.started, "server did not start"
         self.port = server.servers[0].sockets[0].getsockname()[1]
         return self

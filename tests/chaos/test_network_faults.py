@@ -173,7 +173,7 @@ def test_flapping_link_keeps_order_and_bounded_jittered_retries(
                 shown.append(text)
                 pace.wait(rng.uniform(0.02, 0.12))
             want = {ConnState.OFFLINE} if mode is FaultMode.DOWN else {ConnState.ONLINE, ConnState.SYNCING}
-            recorder.wait_for(lambda s, want=want: s.state in want, since=mark, timeout=WAIT)
+            recorder.wait_for(lambda s: s.state in want, since=mark, timeout=WAIT)  # noqa: B023 - waited for here
             print(f"phase {phase}: {mode.value}, {len(shown)} steps so far (seed {seed})")
         refused = px.connections_refused
         if mode is not FaultMode.PASS:
@@ -481,6 +481,8 @@ def test_big_backlog_after_a_long_outage_drains_in_bounded_batches_despite_clock
         assert all(p.count <= MAX_BATCH_EVENTS and p.size <= MAX_BODY_BYTES for p in posts)
         assert any(p.count < MAX_BATCH_EVENTS and p.last != BACKLOG for p in posts), "the 1 MiB cap never bit"
         assert posts[0].first == 1 and posts[-1].last == BACKLOG
-        assert all(a.last + 1 == b.first for a, b in itertools.pairwise(posts)), "batches go in order, none resent"
+        assert all((a.last or 0) + 1 == b.first for a, b in itertools.pairwise(posts)), (
+            "batches go in order, none resent"
+        )
         assert_exact_log(store, server.url, TOKEN_A, status=final, shown=[f"offline step {i}" for i in range(50)])
         assert len(server_events(server.url, TOKEN_A, sid) or []) == BACKLOG

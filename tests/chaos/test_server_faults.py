@@ -160,7 +160,12 @@ def test_malformed_oversized_and_unauthorized_requests_change_nothing(
         assert sync_all(store, server.url, TOKEN_A, 10) == 0
         sid = session.id
         before = server_events(server.url, TOKEN_A, sid)
-        event = {"seq": session.last_seq + 1, "type": "message", "ts": "2026-01-01T00:00:00.000Z", "data": {}}
+        event: dict[str, Any] = {
+            "seq": session.last_seq + 1,
+            "type": "message",
+            "ts": "2026-01-01T00:00:00.000Z",
+            "data": {},
+        }
         path = f"/v1/sessions/{sid}/events"
         with (
             _api(server.url, None) as anonymous,
@@ -281,8 +286,8 @@ def test_server_sigkill_mid_drain_loses_no_acked_batch(
         sync = background(store, px.url, TOKEN_A, recorder, heartbeat=HEARTBEAT, batch_size=250)
         for kill_after in (rng.randrange(250, 1250), rng.randrange(1500, 2500)):
             wait_until(
-                lambda kill_after=kill_after: store.acked_seq(sid) >= kill_after,
-                20,
+                lambda: store.acked_seq(sid) >= kill_after,  # noqa: B023 - waited for in this iteration
+                WAIT,
                 interval=0.005,
                 what="drain progress",
             )
