@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from tests.databases import BACKENDS, make_server_db
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +110,17 @@ def loop_flow(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite"])
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite for most scenarios here: what they ask of the server (pull's paged GET, sync's POST,
+    the listing) is checked on both databases by test_server_protocol.py and
+    test_server_sessions_list.py. The two broadest scenarios still run on both (`BOTH`)."""
+    yield from make_server_db(request.param, tmp_path)
+
+
+BOTH = pytest.mark.parametrize("server_db", BACKENDS, indirect=True)
+
+
 @pytest.fixture
 def devices(tmp_path: Path, live_server: Any, token_a: str, loop_flow: Path) -> tuple[Device, Device]:
     return (
@@ -116,6 +129,7 @@ def devices(tmp_path: Path, live_server: Any, token_a: str, loop_flow: Path) -> 
     )
 
 
+@BOTH
 def test_start_on_a_pull_and_continue_on_b_then_resume_on_a(devices: tuple[Device, Device]) -> None:
     a, b = devices
     a.play("a1", "a2")
@@ -156,6 +170,7 @@ def _diverge(a: Device, b: Device) -> tuple[str, int]:
     return sid, diverged_at
 
 
+@BOTH
 def test_second_device_to_sync_gets_conflict_then_fork_keeps_both(devices: tuple[Device, Device]) -> None:
     a, b = devices
     sid, d = _diverge(a, b)
