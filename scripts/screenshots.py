@@ -113,7 +113,7 @@ async def scene_offline_online_sessions(tmp: Path, out: Path) -> None:
     network = DemoNetwork(proxy)
     proxy.proxy.on_event = network.proxy_event
 
-    def client(on_status, on_log):  # type: ignore[no-untyped-def]
+    def client(on_status, on_log):
         return SyncClient(store, proxy.url, TOKEN, heartbeat=1.0, on_status=on_status, on_log=on_log)
 
     app = build_app(store, DEMO, sync=client, demo=network, show_sync_log=True, monotonic=time.monotonic)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -67,7 +67,7 @@ class PgDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def make_server_db(kind: str, tmp_path: Path, name: str = "server.db") -> Iterator[str]:
+def make_server_db(kind: str, tmp_path: Path, name: str = "server.db") -> Generator[str, None, None]:
     """Yield a `--db` target of `kind` ('sqlite' or 'postgresql'), removed afterwards."""
     if kind == "sqlite":
         yield str(tmp_path / name)

@@ -5,17 +5,18 @@ Every server, proxy and sync client a test makes is stopped after it, bounded in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.databases import BACKENDS, make_server_db
+from tests.servers import ServerProcess
 from tui.faultproxy import ProxyThread
 from tui.store import Store
 
-from .helpers import LOOP_FLOW, TOKENS, AppServer, Recorder, ServerProcess, chaos_seed
+from .helpers import LOOP_FLOW, TOKENS, AppServer, Recorder, chaos_seed
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def app_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
     parametrized with `indirect=["app_server"]` over BACKENDS."""
     kind = getattr(request, "param", "sqlite")
     made: list[AppServer] = []
-    databases: list[Iterator[str]] = []
+    databases: list[Generator[str, None, None]] = []
 
     def make(
         wrap: Callable[[Any], Any] | None = None, tokens: list[str] = TOKENS, name: str = "server.db"

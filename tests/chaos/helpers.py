@@ -106,7 +106,7 @@ class Recorder:
             return [s.words() for _, s in self.seen]
 
     def wait_for(
-        self, predicate: Callable[[SyncStatus], bool], since: int = 0, timeout: float = 15.0
+        self, predicate: Callable[[SyncStatus], bool], since: int = 0, timeout: float = 30.0
     ) -> tuple[float, SyncStatus]:
         """The first status since `since` that matches, waiting at most `timeout` seconds."""
         with self._cond:
@@ -163,9 +163,9 @@ class AppServer:
         )
         server = uvicorn.Server(config)
         self._server = server
-        self._thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-        self._thread.start()
-        wait_until(lambda: server.started or not self._thread.is_alive(), timeout, what="server start")
+        thread = self._thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        thread.start()
+        wait_until(lambda: server.started or not thread.is_alive(), timeout, what="server start")
         assert server.started, "server did not start"
         self.port = server.servers[0].sockets[0].getsockname()[1]
         return self
@@ -217,6 +217,11 @@ class Scripted:
         self.script: list[Fault] = []
         self.always: Fault | None = None  # answers every matching request while set
         self.seen: list[Seen] = []
+        # `hold_if(seen)` true: the request waits (before the app sees it) until `release` is set,
+        # so a test can freeze a drain at a point of its choosing instead of racing it.
+        self.hold_if: Callable[[Seen], bool] | None = None
+        self.release = threading.Event()
+        self.held: list[Seen] = []
         self._lock = threading.Lock()
 
     def push(self, *faults: Fault) -> None:
@@ -249,6 +254,14 @@ class Scripted:
             if self.match(scope["method"], scope["path"]):
                 fault = self.script.pop(0) if self.script else self.always
             self.seen.append(seen)
+            hold = self.hold_if is not None and self.hold_if(seen)
+            if hold:
+                self.held.append(seen)
+        if hold:  # polled on the loop (no thread), so stopping the server cancels the held request
+            for _ in range(6000):  # bounded: 60 s
+                if self.release.is_set():
+                    break
+                await asyncio.sleep(0.01)
 
         delivered = False
 

@@ -105,19 +105,22 @@ def test_sigkill_a_syncing_client_then_sync_delivers_exactly_once(
             cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
         ) as proc:
             lines: list[str] = []
-            reader = threading.Thread(target=lambda lines=lines: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+            assert proc.stdout is not None
+            stdout = proc.stdout
+            reader = threading.Thread(target=lines.extend, args=(stdout,), daemon=True)
             pump = threading.Thread(target=_pump, args=(proc, answers), daemon=True)
             reader.start()
             pump.start()  # stdin stays open after the answers: play waits at its input, alive
             if kind == "unacked":
+                since = posts_before
                 wait_until(
-                    lambda posts_before=posts_before: any(s.applied for s in scripted.requests("POST")[posts_before:]),
-                    15,
+                    lambda: any(s.applied for s in scripted.requests("POST")[since:]),  # noqa: B023 - waited for here
+                    60,
                     what="a batch committed by the server, its ack withheld",
                 )
                 threading.Event().wait(rng.uniform(0.0, 0.3))  # a random moment inside the window
             else:
-                wait_until(lambda lines=lines: any(line.startswith("> ") for line in lines), 15, what="play answering")
+                wait_until(lambda: any(line.startswith("> ") for line in lines), 60, what="play answering")  # noqa: B023
                 threading.Event().wait(rng.uniform(0.05, 0.8))
             proc.send_signal(signal.SIGKILL)
             assert proc.wait(15) == -signal.SIGKILL, "play must not have finished on its own"
@@ -173,8 +176,10 @@ def test_sigkill_a_syncing_client_then_sync_delivers_exactly_once(
         with Store.open(store_path) as store:
             assert_exact_log(store, server.url, TOKEN_A, shown=printed_answers)
     assert hits["unsent"] >= 1 and hits["unacked"] >= 1, hits
-    posts = [s for s in scripted.requests("POST") if s.first is not None and s.last is not None]
+    posts = [(s.first, s.last, s) for s in scripted.requests("POST") if s.first is not None and s.last is not None]
     resent = [
-        p for i, p in enumerate(posts) if any((q.status == 200 or q.applied) and p.first <= q.last for q in posts[:i])
+        first
+        for i, (first, _last, _p) in enumerate(posts)
+        if any((q.status == 200 or q.applied) and first <= q_last for _f, q_last, q in posts[:i])
     ]
     assert resent, "a batch the server had applied was sent again (and acknowledged, not stored twice)"

@@ -168,7 +168,8 @@ def test_edited_flow_is_noted_once_and_the_session_keeps_its_flow(tmp_path: Path
 def test_validate_and_play_reject_broken_flows_with_one_line(tmp_path: Path, content: str, expected: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(content)
-    for args in (("validate", str(bad)), ("play", str(bad))):
+    cases: list[tuple[str, str]] = [("validate", str(bad)), ("play", str(bad))]
+    for args in cases:
         result = steadychat(*args, store=tmp_path / "s.db") if args[0] == "play" else steadychat(*args)
         assert result.returncode == 2
         (line,) = result.stderr.strip().splitlines()

@@ -20,6 +20,7 @@ EXPORTS = sorted(p.name for p in CORPUS.glob("*.json")) if CORPUS else []
 
 
 def play(tmp_path: Path, name: str, answers: list[str], *, new: bool = True) -> tuple[int, list[str], str]:
+    assert CORPUS is not None
     out, err = io.StringIO(), io.StringIO()
     code = play_flow(
         CORPUS / name,

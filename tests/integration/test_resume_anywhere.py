@@ -1,7 +1,10 @@
 """Resume anywhere (issue 14), as a user does it: two stores, one real server, real processes.
 
-Device A and device B are two store files; every command is `python -m tui` in a subprocess.
-After each scenario the server and both stores hold every answer given exactly once.
+Device A and device B are two store files; every command that changes a store or talks to the
+server (play, pull, sync, resolve) is `python -m tui` in a subprocess. What a device holds is read
+with the same CLI (`sessions --json`, `export`) in this process: identical output, without paying a
+process start for every look. After each scenario the server and both stores hold every answer
+given exactly once.
 """
 
 from __future__ import annotations
@@ -11,11 +14,16 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
+
+from tests.databases import BACKENDS, make_server_db
+from tui.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,6 +52,13 @@ def steadychat(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+def steadychat_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """A read-only command (`sessions`, `export`) through the same CLI, in this process."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("STEADYCHAT_")}
+    result = CliRunner().invoke(main, list(args), env=unset, catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 class Device:
     """One store file and the commands a user types on that device."""
 
@@ -54,6 +69,9 @@ class Device:
         extra = ["--server", self.url, "--token", self.token] if server else []
         return steadychat(*args, "--store", str(self.store), *extra, stdin=stdin)
 
+    def look(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return steadychat_here(*args, "--store", str(self.store))
+
     def play(self, *answers: str, session: str | None = None, online: bool = True) -> subprocess.CompletedProcess[str]:
         args = ["play", str(self.flow)] + (["--session", session] if session else [])
         result = self.run(*args, stdin="".join(a + "\n" for a in answers), server=online)
@@ -61,17 +79,17 @@ class Device:
         return result
 
     def sessions(self) -> list[dict[str, Any]]:
-        result = self.run("sessions", "--json")
+        result = self.look("sessions", "--json")
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
     def answers(self, sid: str) -> list[str]:
-        result = self.run("export", sid)
+        result = self.look("export", sid)
         assert result.returncode == 0, result.stderr
         return [e["data"]["text"] for e in json.loads(result.stdout)["events"] if e["type"] == "answer"]
 
     def events(self, sid: str) -> list[dict[str, Any]]:
-        return json.loads(self.run("export", sid).stdout)["events"]
+        return json.loads(self.look("export", sid).stdout)["events"]
 
 
 def server_events(url: str, token: str, sid: str) -> list[dict[str, Any]]:
@@ -92,6 +110,17 @@ def loop_flow(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite"])
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite for most scenarios here: what they ask of the server (pull's paged GET, sync's POST,
+    the listing) is checked on both databases by test_server_protocol.py and
+    test_server_sessions_list.py. The two broadest scenarios still run on both (`BOTH`)."""
+    yield from make_server_db(request.param, tmp_path)
+
+
+BOTH = pytest.mark.parametrize("server_db", BACKENDS, indirect=True)
+
+
 @pytest.fixture
 def devices(tmp_path: Path, live_server: Any, token_a: str, loop_flow: Path) -> tuple[Device, Device]:
     return (
@@ -100,6 +129,7 @@ def devices(tmp_path: Path, live_server: Any, token_a: str, loop_flow: Path) -> 
     )
 
 
+@BOTH
 def test_start_on_a_pull_and_continue_on_b_then_resume_on_a(devices: tuple[Device, Device]) -> None:
     a, b = devices
     a.play("a1", "a2")
@@ -140,6 +170,7 @@ def _diverge(a: Device, b: Device) -> tuple[str, int]:
     return sid, diverged_at
 
 
+@BOTH
 def test_second_device_to_sync_gets_conflict_then_fork_keeps_both(devices: tuple[Device, Device]) -> None:
     a, b = devices
     sid, d = _diverge(a, b)

@@ -253,7 +253,7 @@ def test_acked_batches_survive_a_restart_on_the_same_db(live_server: Any) -> Non
         assert server_events(api) == events(1, 42)
 
 
-def test_acked_batches_survive_sigkill(server_process) -> None:  # type: ignore[no-untyped-def]
+def test_acked_batches_survive_sigkill(server_process) -> None:
     server = server_process()
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN_A}"}, timeout=10) as api:
         register(api)

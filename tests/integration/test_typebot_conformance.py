@@ -7,12 +7,13 @@ from Typebot's own source (packages/bot-engine, packages/variables, packages/con
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from tui.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "typebot"
@@ -374,26 +375,14 @@ E=x@y.io
 
 
 def _play(flow: Path, answers: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`steadychat play FLOW --answers FILE` through the CLI in this process: the same command and
+    output as a subprocess (tests/integration/test_cli_play.py runs `play` as one), without paying a
+    process start for each of the cases."""
     answers_file = tmp_path / "answers.txt"
     answers_file.write_text("".join(f"{a}\n" for a in answers), encoding="utf-8")
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "play",
-            str(flow),
-            "--answers",
-            str(answers_file),
-            "--store",
-            str(tmp_path / "store.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env={**os.environ},
-    )
+    args = ["play", str(flow), "--answers", str(answers_file), "--store", str(tmp_path / "store.db")]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize(("name", "answers", "expected"), CASES, ids=[c[0] for c in CASES])

@@ -20,6 +20,10 @@ def author(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest
     """A team's project: their flow beside their tests. Every run is a process of its own, as
     pytest-textual-snapshot keeps one report folder per process."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))
+    # Under pytest-xdist the author's run would take itself for one of our workers and report its
+    # snapshots into our session's report folder: it is a session of its own.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "TEXTUAL_SNAPSHOT_TEMPDIR"):
+        monkeypatch.delenv(name, raising=False)
     shutil.copy(REPO / "flows" / "demo.yaml", pytester.path / "bot.yaml")
     return pytester
 
