@@ -92,58 +92,17 @@ class ServerOptions:
 _REFUSED = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nretry-after: 1\r\nconnection: close\r\n\r\n"
 
 
-class _CoalescedWrites:
-    """The transport as uvicorn's response cycle sees it. uvicorn writes the status line and
-    headers, then the body, as two writes: two send() calls and two segments the client wakes
-    up for. Here a write is held until the next one or the end of this loop turn, whichever
-    comes first, so a small answer leaves in one send(); nothing waits longer than the turn."""
-
-    __slots__ = ("_held", "_loop", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-
-    def write(self, data: bytes) -> None:
-        if self._held is None:
-            self._held = bytes(data)
-            self._loop.call_soon(self.flush)
-            return
-        held, self._held = self._held, None
-        self._transport.write(held + data)
-
-    def flush(self) -> None:
-        if self._held is not None:
-            held, self._held = self._held, None
-            if not self._transport.is_closing():
-                self._transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """httptools protocol with a header read timeout and a cap on open connections, whose
-    answers leave in one write (`_CoalescedWrites`)."""
+    """httptools protocol with a header read timeout and a cap on open connections."""
 
     header_timeout = 10.0
     max_connections = 1000
 
     _header_timer: asyncio.TimerHandle | None = None
     _refused = False
-    _writes: _CoalescedWrites | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._writes = _CoalescedWrites(transport, self.loop)
         if len(self.connections) > self.max_connections:
             # Answer 503 and half-close; what the client still sends is read and dropped (closing
             # with unread bytes would reset the connection and lose the answer) until it closes
@@ -185,8 +144,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
-        if self._writes is not None:
-            self.cycle.transport = self._writes  # type: ignore[assignment]  # duck-typed: write/close/is_closing
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
