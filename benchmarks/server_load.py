@@ -117,13 +117,23 @@ def _expire(waiter: asyncio.Future[tuple[int, bytes]]) -> None:
         waiter.set_exception(TimeoutError(f"no answer within {READ_TIMEOUT_S} s"))
 
 
-async def _run_client(port: int, plan: ClientPlan, think_s: float, start: asyncio.Event) -> None:
+async def _run_client(port: int, plan: ClientPlan, pace_s: float, offset_s: float, start: asyncio.Event) -> None:
+    """Send the plan's requests in order. Closed loop (`pace_s` 0): each as soon as the last is
+    answered. Paced: the k-th POST is due at `offset_s + k * pace_s` after the start, and its
+    latency counts from when it was due, so a late answer that delays the next send is not
+    hidden (no coordinated omission)."""
     loop = asyncio.get_running_loop()
     transport, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
     try:
         await start.wait()
+        began = time.perf_counter_ns()
         for i, (data, want) in enumerate(zip(plan.requests, plan.expected, strict=True)):
             t0 = time.perf_counter_ns()
+            if pace_s and i:
+                due = began + int((offset_s + (i - 1) * pace_s) * 1e9)
+                if due > t0:
+                    await asyncio.sleep((due - t0) / 1e9)
+                t0 = due
             status, body = await connection.ask(data)
             if i:  # the PUT is set-up, not a timed POST
                 plan.latencies_ns.append(time.perf_counter_ns() - t0)
@@ -132,16 +142,19 @@ async def _run_client(port: int, plan: ClientPlan, think_s: float, start: asynci
                 return
             if want == 200:
                 plan.last_ack = orjson.loads(body)["acked_seq"]
-            if think_s:
-                await asyncio.sleep(think_s)
     finally:
         transport.close()
 
 
-async def run_plans(port: int, plans: list[ClientPlan], think_s: float = 0.0) -> float:
-    """Run every client at once (connections opened first); returns the wall seconds of the load."""
+async def run_plans(port: int, plans: list[ClientPlan], rate: float = 0.0) -> float:
+    """Run every client at once (connections opened first); returns the wall seconds of the load.
+    `rate` > 0 paces the POSTs at that many per second in all, spread evenly over the clients."""
     start = asyncio.Event()
-    tasks = [asyncio.create_task(_run_client(port, plan, think_s, start)) for plan in plans]
+    pace_s = len(plans) / rate if rate else 0.0
+    tasks = [
+        asyncio.create_task(_run_client(port, plan, pace_s, pace_s * i / len(plans), start))
+        for i, plan in enumerate(plans)
+    ]
     await asyncio.sleep(0.2)  # let every connection open before the clock starts
     t0 = time.perf_counter()
     start.set()
@@ -153,11 +166,11 @@ async def run_plans(port: int, plans: list[ClientPlan], think_s: float = 0.0) ->
     return seconds
 
 
-def run(port: int, plans: list[ClientPlan], think_s: float = 0.0) -> float:
+def run(port: int, plans: list[ClientPlan], rate: float = 0.0) -> float:
     """`run_plans` on a fresh uvloop (asyncio's loop where uvloop is missing)."""
     try:
         import uvloop
 
-        return uvloop.run(run_plans(port, plans, think_s))
+        return uvloop.run(run_plans(port, plans, rate))
     except ImportError:
-        return asyncio.run(run_plans(port, plans, think_s))
+        return asyncio.run(run_plans(port, plans, rate))
