@@ -5,19 +5,30 @@ ever adopting one of their tables. `steadychat_schema` holds the schema version;
 an advisory lock, so N servers starting together create the schema once. A newer version is
 refused in one line.
 
-A batch is one transaction. The usual batch (it starts right after the session's last seq) is a
-single statement, so one round trip: a CTE moves `last_seq` forward only if the session is the
-caller's and still ends where the batch begins (the row lock serialises concurrent batches of one
-session), and inserts the rows. When the app hands over the request body it validated, the rows
-come from it inside PostgreSQL (`json_array_elements` on the `json` type returns each `data` as
-the exact text sent), so Python neither splits nor dumps the events; otherwise from arrays. Anything else (a resend, a gap, another owner, an
-unknown session) takes the careful path: `SELECT … FOR UPDATE`, compare, insert the new part.
-Either way (sid, seq) is the primary key, the last line of defence against a duplicate.
+A batch is applied atomically, inside one transaction, and acknowledged only after COMMIT. The
+usual batch (it starts right after the session's last seq) takes the group path: the batches a
+worker has waiting at that moment (one per session, up to GROUP_MAX) go to PostgreSQL as ONE
+statement with ONE parameter (a JSON array built from the rows the app validated): a CTE moves
+each session's `last_seq` forward only if the session is the caller's and still ends where its
+batch begins (the row lock serialises concurrent batches of one session), inserts that batch's
+rows, and returns the sessions it moved. So the batches waiting together share one round trip
+and one commit (one WAL flush), as SQLite's group commit does; each batch is still all or
+nothing (its UPDATE and INSERT are the same statement), and a batch that did not move changed
+nothing. At most LANES such statements run at once per worker; under light load a group is one
+batch and waits for nothing. Every batch that did not move (a resend, a gap, another owner, an
+unknown session) then takes the careful path in its own transaction: `SELECT … FOR UPDATE`,
+compare, insert the new part. Either way (sid, seq) is the primary key, the last line of defence
+against a duplicate.
+
+Measured on 2 cores (issue 13): per 5-event POST, one statement per batch through the pool cost
+the worker about 0.6 ms of CPU and PostgreSQL about 0.5 ms; grouped, both fall several-fold.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -39,6 +50,9 @@ from tui.server.backend import (
 
 SCHEMA_VERSION = 1
 POOL_MAX = 8  # per worker; 2 workers x 8 stays far under PostgreSQL's default 100 connections
+LANES = 2  # group statements in flight at once per worker
+GROUP_MAX = 64  # batches per group statement
+GROUP_BYTES = 1 << 20  # JSON parameter size that closes a group (a lone larger batch still goes)
 CONNECT_TIMEOUT_S = 5
 _LOCK_KEY = 0x53435356  # advisory lock for schema creation ("SCSV")
 
@@ -63,26 +77,24 @@ CREATE TABLE IF NOT EXISTS steadychat_events (
 );
 """
 
-_FAST_APPEND = """
-WITH moved AS (
-    UPDATE steadychat_sessions SET last_seq = %(end)s, updated_at = %(now)s
-    WHERE sid = %(sid)s AND owner = %(owner)s AND last_seq = %(before)s
-    RETURNING sid
+_GROUP_APPEND = """
+WITH g AS (
+    SELECT x ->> 'sid' AS sid, x ->> 'owner' AS owner, (x ->> 'before')::bigint AS before,
+           (x ->> 'end')::bigint AS last, x -> 'events' AS events
+    FROM json_array_elements(%s::json) AS x
+),
+moved AS (
+    UPDATE steadychat_sessions AS s SET last_seq = g.last, updated_at = %s
+    FROM g WHERE s.sid = ANY(ARRAY(SELECT sid FROM g)) -- by index, whatever the planner guesses of g
+      AND s.sid = g.sid AND s.owner = g.owner AND s.last_seq = g.before
+    RETURNING s.sid, g.events
+),
+added AS (
+    INSERT INTO steadychat_events (sid, seq, type, ts, data)
+    SELECT moved.sid, (e ->> 0)::bigint, e ->> 1, e ->> 2, e ->> 3
+    FROM moved, json_array_elements(moved.events) AS e
 )
-INSERT INTO steadychat_events (sid, seq, type, ts, data)
-SELECT moved.sid, u.seq, u.type, u.ts, u.data
-FROM moved, unnest(%(seqs)s::bigint[], %(types)s::text[], %(tss)s::text[], %(datas)s::text[]) AS u(seq, type, ts, data)
-"""
-
-_FAST_APPEND_BODY = """
-WITH moved AS (
-    UPDATE steadychat_sessions SET last_seq = %(end)s, updated_at = %(now)s
-    WHERE sid = %(sid)s AND owner = %(owner)s AND last_seq = %(before)s
-    RETURNING sid
-)
-INSERT INTO steadychat_events (sid, seq, type, ts, data)
-SELECT moved.sid, (e ->> 'seq')::bigint, e ->> 'type', e ->> 'ts', COALESCE(e -> 'data', '{}'::json)::text
-FROM moved, json_array_elements(%(body)s::json -> 'events') AS e
+SELECT sid FROM moved
 """
 
 _INSERT_ROWS = """
@@ -120,6 +132,39 @@ def prepare_postgres(dsn: str) -> str:
     return f"PostgreSQL {where}"
 
 
+def _group_item(sid: str, owner: str, batch: list[EventRow]) -> bytes:
+    """One batch as an element of the group statement's JSON parameter. Every text goes in as a
+    JSON string (`data` too, as the text the client sent), so PostgreSQL stores exactly what the
+    app validated, whatever escapes it holds (\\u0000 included)."""
+    dumps = orjson.dumps
+    events = b",".join(b"[%d,%b,%b,%b]" % (seq, dumps(kind), dumps(ts), dumps(data)) for seq, kind, ts, data in batch)
+    return b'{"sid":%b,"owner":%b,"before":%d,"end":%d,"events":[%b]}' % (
+        dumps(sid),
+        dumps(owner),
+        batch[0][0] - 1,
+        batch[-1][0],
+        events,
+    )
+
+
+@dataclass
+class _Waiting:
+    """A batch waiting for the group statement; `moved` answers whether it was applied."""
+
+    sid: str
+    item: bytes
+    moved: asyncio.Future[bool]
+
+
+def _settle(waiting: _Waiting, moved: bool | None, error: BaseException | None = None) -> None:
+    if waiting.moved.done():  # the request was cancelled (client gone): nothing to tell
+        return
+    if error is not None:
+        waiting.moved.set_exception(error)
+    else:
+        waiting.moved.set_result(bool(moved))
+
+
 def _arrays(batch: list[EventRow]) -> dict[str, list[Any]]:
     seqs, types, tss, datas = zip(*batch, strict=True)
     return {"seqs": list(seqs), "types": list(types), "tss": list(tss), "datas": list(datas)}
@@ -132,11 +177,14 @@ class PostgresBackend:
         self.dsn = dsn
         self.description = f"PostgreSQL {redact(dsn)}"
         self._pool: AsyncConnectionPool | None = None
+        self._waiting: list[_Waiting] = []
+        self._lanes = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         pool = AsyncConnectionPool(
             self.dsn,
-            min_size=2,
+            min_size=LANES,
             max_size=POOL_MAX,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             open=False,
@@ -184,47 +232,103 @@ class PostgresBackend:
 
     async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
         first, end = batch[0][0], batch[-1][0]
-        params: dict[str, Any] = {"sid": sid, "owner": owner, "before": first - 1, "end": end, "now": now_text()}
-        if body is not None and b"\\u0000" not in body:
-            # PostgreSQL's `json` type keeps each `data` as the very text sent (but its parser
-            # refuses to unescape \u0000, so such a rare body goes the array way)
-            sql, params["body"] = _FAST_APPEND_BODY, body.decode()
-        else:
-            sql = _FAST_APPEND
-            params.update(_arrays(batch))
+        if await self._group_append(sid, _group_item(sid, owner, batch)):
+            return end
         try:
-            async with self.pool.connection() as conn:
-                cur = await conn.execute(sql, params)
-                if cur.rowcount == len(batch):
-                    return end
-                async with conn.transaction():
-                    row = await (
+            async with self.pool.connection() as conn, conn.transaction():
+                row = await (
+                    await conn.execute(
+                        "SELECT owner, last_seq FROM steadychat_sessions WHERE sid = %s FOR UPDATE", (sid,)
+                    )
+                ).fetchone()
+                if row is None or row[0] != owner:
+                    raise NotFound(sid)
+                last = int(row[1])
+                stored: list[EventRow] = []
+                if first <= last:
+                    stored = await (
                         await conn.execute(
-                            "SELECT owner, last_seq FROM steadychat_sessions WHERE sid = %s FOR UPDATE", (sid,)
+                            "SELECT seq, type, ts, data FROM steadychat_events "
+                            "WHERE sid = %s AND seq BETWEEN %s AND %s ORDER BY seq",
+                            (sid, first, min(last, end)),
                         )
-                    ).fetchone()
-                    if row is None or row[0] != owner:
-                        raise NotFound(sid)
-                    last = int(row[1])
-                    stored: list[EventRow] = []
-                    if first <= last:
-                        stored = await (
-                            await conn.execute(
-                                "SELECT seq, type, ts, data FROM steadychat_events "
-                                "WHERE sid = %s AND seq BETWEEN %s AND %s ORDER BY seq",
-                                (sid, first, min(last, end)),
-                            )
-                        ).fetchall()
-                    new = plan_batch(last, batch, stored)
-                    if new:
-                        await conn.execute(_INSERT_ROWS, {"sid": sid, **_arrays(new)})
-                        await conn.execute(
-                            "UPDATE steadychat_sessions SET last_seq = %s, updated_at = %s WHERE sid = %s",
-                            (new[-1][0], now_text(), sid),
-                        )
+                    ).fetchall()
+                new = plan_batch(last, batch, stored)
+                if new:
+                    await conn.execute(_INSERT_ROWS, {"sid": sid, **_arrays(new)})
+                    await conn.execute(
+                        "UPDATE steadychat_sessions SET last_seq = %s, updated_at = %s WHERE sid = %s",
+                        (new[-1][0], now_text(), sid),
+                    )
         except psycopg.OperationalError as exc:
             raise Unavailable(str(exc)) from None
         return end
+
+    # -- the group path ----------------------------------------------------------------------------
+    async def _group_append(self, sid: str, item: bytes) -> bool:
+        """Queue one batch for the next group statement; True once it is committed, False if it
+        did not move its session (then it changed nothing)."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(sid, item, loop.create_future())
+        self._waiting.append(waiting)
+        if self._lanes < LANES:
+            self._lanes += 1
+            task = loop.create_task(self._lane())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await waiting.moved
+
+    def _take_group(self) -> list[_Waiting]:
+        """The oldest waiting batches, one per session, up to GROUP_MAX and GROUP_BYTES."""
+        group: list[_Waiting] = []
+        rest: list[_Waiting] = []
+        sids: set[str] = set()
+        size = 0
+        for waiting in self._waiting:
+            full = len(group) >= GROUP_MAX or (group and size + len(waiting.item) > GROUP_BYTES)
+            if full or waiting.sid in sids or waiting.moved.done():
+                if not waiting.moved.done():
+                    rest.append(waiting)
+                continue
+            group.append(waiting)
+            sids.add(waiting.sid)
+            size += len(waiting.item)
+        self._waiting = rest
+        return group
+
+    async def _lane(self) -> None:
+        """Run group statements while batches wait (bounded: each round takes at least one)."""
+        try:
+            while self._waiting:
+                group = self._take_group()
+                if group:
+                    await self._run_group(group)
+        finally:
+            self._lanes -= 1
+
+    async def _run_group(self, group: list[_Waiting]) -> None:
+        param = b"[" + b",".join(waiting.item for waiting in group) + b"]"
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(_GROUP_APPEND, (param.decode(), now_text()), prepare=True)
+                moved = {row[0] for row in await cur.fetchall()}
+        except psycopg.OperationalError as exc:
+            for waiting in group:
+                _settle(waiting, None, Unavailable(str(exc)))
+            return
+        except psycopg.Error as exc:
+            if len(group) == 1:
+                _settle(group[0], None, exc)
+                return
+            for waiting in group:  # one batch's error must not fail the others: each alone
+                await self._run_group([waiting])
+            return
+        except BaseException as exc:  # cancelled at shutdown, or a bug: no caller may hang
+            for waiting in group:
+                _settle(waiting, None, exc if isinstance(exc, Exception) else Unavailable("server stopping"))
+            raise
+        for waiting in group:
+            _settle(waiting, waiting.sid in moved)
 
     async def _owned(self, conn: psycopg.AsyncConnection[Any], sid: str, owner: str) -> StoredSession:
         row = await (
