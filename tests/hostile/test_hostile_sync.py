@@ -101,7 +101,9 @@ def test_unreachable_server_is_said_without_verbose(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = steadychat("sync", "--server", f"http://127.0.0.1:{port}", "--token", TOKEN, "--store", store)
+    result = steadychat(
+        "sync", "--server", f"http://127.0.0.1:{port}", "--token", TOKEN, "--timeout", "1", "--store", store
+    )
     assert_one_line(result, code=1, mentions=f"cannot reach http://127.0.0.1:{port}")
 
 

@@ -95,8 +95,9 @@ def static_text(widget: Widget) -> str:
     return str(widget.render())
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[..., bool], timeout: float = 10.0) -> None:
-    """Wait until `condition()` holds (checked between UI turns), or fail after `timeout`."""
+async def wait_for(pilot: Pilot[Any], condition: Callable[..., bool], timeout: float = 30.0) -> None:
+    """Wait until `condition()` holds (checked between UI turns), or fail after `timeout`: a hang
+    guard generous enough for a loaded 2-core box, never a speed assertion."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
