@@ -15,9 +15,12 @@ from typing import Any
 from benchmarks.common import SIZES, build_session, load_bench_flow, write_flow
 from benchmarks.report import GOALS, evaluate, json_line, table
 
+_STARTED = time.perf_counter()
+
 
 def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """A progress line on stderr, stamped with the seconds since start (where --quick's time goes)."""
+    print(f"[{time.perf_counter() - _STARTED:6.1f}s] {line}", file=sys.stderr, flush=True)
 
 
 def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:

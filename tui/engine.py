@@ -111,7 +111,7 @@ class _Run:
         return f"{self.state.seed}:script:{counter}"
 
     def emit(self, type_: str, **data: Any) -> None:
-        self.events.append(Emitted(type=type_, data=data))  # type: ignore[arg-type]
+        self.events.append(Emitted(type=type_, data=data))
 
     def note(self, text: str) -> None:
         self.emit("note", text=text)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
-
-import platformdirs
 
 APP_NAME = "steadychat"
 
 
 def data_dir() -> Path:
     """The per-user data folder (e.g. ~/.local/share/steadychat on Linux)."""
+    import platformdirs  # lazy: a store given by --store or STEADYCHAT_STORE never needs it
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
@@ -34,6 +33,8 @@ def bundled_flows_dir() -> Path:
     from the repository's `flows/`, their single source; a checkout or an editable install has no
     `tui/flows/` and reads `flows/` itself.
     """
+    from importlib import resources  # lazy: only a bare flow name (`play demo`) looks here
+
     packaged = resources.files("tui") / "flows"
     if packaged.is_dir():
         return Path(str(packaged))

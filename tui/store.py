@@ -27,10 +27,10 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlitedict import SqliteDict
@@ -47,6 +47,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
 TABLES = ("meta", "events", "sessions", "sync", "flows", "conflicts")
 _REPLACE_SESSION = 'REPLACE INTO "sessions" (key, value) VALUES (?, ?)'
+_T = TypeVar("_T")
 
 # sqlitedict logs failed statements with stacks at ERROR level; errors reach users as one line
 # through StoreError instead.
@@ -111,7 +112,7 @@ class _ForeignValue(StoreError):
     """A stored value that is not JSON."""
 
 
-class _Table(SqliteDict):
+class _Table(SqliteDict):  # type: ignore[misc]  # sqlitedict ships no type hints: its base is Any
     """A sqlitedict table that reuses the store's single connection."""
 
     def __init__(self, shared_conn: Any, filename: str, tablename: str) -> None:
@@ -375,7 +376,8 @@ class Store:
         return None if raw is None else self._validate_session(raw)
 
     def session_ids(self) -> list[str]:
-        return self._read(lambda: list(self._sessions.keys()))
+        ids: list[str] = self._read(lambda: list(self._sessions.keys()))
+        return ids
 
     def resolve_id(self, text: str) -> str:
         """The one session whose id starts with `text` (≥ 4 characters); UsageError otherwise."""
@@ -553,10 +555,11 @@ class Store:
         self._write(lambda: self._flows.__setitem__(flow_hash, canonical_json))
 
     def get_flow(self, flow_hash: str) -> str | None:
-        return self._read(lambda: self._flows.get(flow_hash))
+        text: str | None = self._read(lambda: self._flows.get(flow_hash))
+        return text
 
     # ----------------------------------------------------------------- plumbing
-    def _read(self, fn: Any) -> Any:
+    def _read(self, fn: Callable[[], _T]) -> _T:
         if self._conn is None:
             raise StoreError(f"{self.path}: the store is closed")
         try:
@@ -569,7 +572,7 @@ class Store:
         except (sqlite3.Error, RuntimeError) as exc:
             raise _store_error(self.path, exc) from None
 
-    def _write(self, fn: Any) -> None:
+    def _write(self, fn: Callable[[], object]) -> None:
         """Run writes and commit them durably (blocking): callers show data only after this."""
 
         def write_and_commit() -> None:

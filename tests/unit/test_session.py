@@ -55,7 +55,8 @@ def test_start_commits_before_returning(store: Store, flow) -> None:
     assert events[0].type == "start" and events[0].data["flow_hash"] == flow.content_hash()
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[-1].type == "input" and session.waiting_input is not None
-    assert store.get_session(session.id).last_seq == len(events)
+    record = store.get_session(session.id)
+    assert record is not None and record.last_seq == len(events)
     session.close()
 
 
@@ -89,6 +90,7 @@ def test_cache_lag_is_replayed_from_events(store: Store, flow) -> None:
     for i in range(CACHE_EVERY + 3):
         session.answer(f"a{i}")
     cached = store.get_session(session.id)
+    assert cached is not None and session._lock is not None
     assert cached.last_seq < session.last_seq  # the cache lags, as designed
     expected_state, expected_seq = session.state, session.last_seq
     session._lock.release()  # the process "died": the OS drops its lock, nothing else happens
@@ -103,6 +105,7 @@ def test_only_the_event_written_then_crash(store: Store, flow) -> None:
     session = Session.start(store, flow, clock=Clock(), seed=7)
     session.answer("first")
     cache_before = store.get_session(session.id)
+    assert cache_before is not None and session._lock is not None
     store.put_session(cache_before.model_copy(update={"last_seq": 2, "state": _initial_state(store, session)}))
     session._lock.release()
     resumed = Session.resume(store, session.id, clock=Clock())
@@ -148,7 +151,8 @@ def test_latest_active_session_and_latest_turn(store: Store, flow) -> None:
     first.close()
     second = Session.start(store, flow, clock=clock, seed=2)
     second.answer("hi")
-    assert latest_active_session(store, "loop").id == second.id
+    latest = latest_active_session(store, "loop")
+    assert latest is not None and latest.id == second.id
     turn = second.latest_turn()
     assert turn[0].type != "answer" and turn[-1].type == "input"
     second.close()
@@ -159,7 +163,8 @@ def test_completed_session_is_cached_at_once(store: Store, flow) -> None:
     for i in range(30):
         session.answer(f"a{i}")
     assert session.status == "completed"
-    assert store.get_session(session.id).status == "completed"
+    record = store.get_session(session.id)
+    assert record is not None and record.status == "completed"
     session.close()
 
 

@@ -61,7 +61,8 @@ def test_events_roundtrip_ranges_and_pages(tmp_path: Path) -> None:
         assert [e.seq for e in store.events(SID, after=0, limit=3)] == [1, 2, 3]
         assert [e.seq for e in store.events_before(SID, 11, 4)] == [7, 8, 9, 10]
         assert store.last_seq("c" * 32) == 0
-        assert store.get_session(SID).last_seq == 20
+        record = store.get_session(SID)
+        assert record is not None and record.last_seq == 20
 
 
 def test_acked_seq_and_pending(tmp_path: Path) -> None:

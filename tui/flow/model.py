@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 VariableValue = str | list[str | None] | None
 
@@ -166,8 +167,6 @@ class Flow(_Model):
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
     linked: dict[str, Flow] = Field(default_factory=dict)
 
-    _index_cache: tuple[Any, Any, Any] | None = PrivateAttr(default=None)
-
     def canonical_json(self) -> str:
         """Stable JSON text of the flow (sorted keys, no source line numbers)."""
         data = self.model_dump(
@@ -183,13 +182,13 @@ class Flow(_Model):
 
     # Lookup helpers; built lazily, the model is treated as immutable once loaded.
     def group(self, group_id: str) -> Group | None:
-        return self._index()[0].get(group_id)
+        return self._index[0].get(group_id)
 
     def edge(self, edge_id: str) -> Edge | None:
-        return self._index()[1].get(edge_id)
+        return self._index[1].get(edge_id)
 
     def block_location(self, block_id: str) -> tuple[Group, int] | None:
-        return self._index()[2].get(block_id)
+        return self._index[2].get(block_id)
 
     def group_by_title(self, title: str) -> Group | None:
         for group in self.groups:
@@ -203,15 +202,19 @@ class Flow(_Model):
                 return variable
         return None
 
+    @cached_property
     def _index(self) -> tuple[dict[str, Group], dict[str, Edge], dict[str, tuple[Group, int]]]:
-        cached = self._index_cache
-        if cached is None:
-            groups = {g.id: g for g in self.groups}
-            edges = {e.id: e for e in self.edges}
-            blocks = {b.id: (g, i) for g in self.groups for i, b in enumerate(g.blocks)}
-            cached = (groups, edges, blocks)
-            self._index_cache = cached
-        return cached
+        """Groups, edges and block places by id, built on first use.
+
+        A cached_property keeps it in the instance `__dict__`: a plain attribute read, where a
+        pydantic private attribute went through `BaseModel.__getattr__` on every lookup (several
+        per answer). Pydantic ignores it in dumps, validation and equality; `model_copy` keeps it,
+        which is right for the copies the loaders make (`update={"linked": ...}`, same groups).
+        """
+        groups = {g.id: g for g in self.groups}
+        edges = {e.id: e for e in self.edges}
+        blocks = {b.id: (g, i) for g in self.groups for i, b in enumerate(g.blocks)}
+        return groups, edges, blocks
 
 
 Flow.model_rebuild()

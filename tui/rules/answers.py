@@ -17,7 +17,6 @@ from typing import Any
 from tui.flow.jsvalues import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
 from tui.flow.model import Block, Item, VariableValue
 from tui.rules._dates import format_tr35, parse_bound, parse_reply_date
-from tui.rules._isurl import is_url
 from tui.rules.conditions import evaluate_condition
 from tui.rules.templates import substitute
 from tui.rules.variables import Scope, find_unique_variable
@@ -98,6 +97,8 @@ def _parse_email(block: Block, text: str, scope: Scope, now: datetime) -> Answer
 
 def _parse_url(block: Block, text: str, scope: Scope, now: datetime) -> AnswerResult | None:
     """The web client prefixes https:// when the text does not start with "http"."""
+    from tui.rules._isurl import is_url  # lazy: its patterns take ~20 ms to compile at import
+
     url = text if text.startswith("http") else f"https://{text}"
     return Success(url) if is_url(url, require_protocol=False) else None
 
@@ -166,6 +167,8 @@ def _parse_file(block: Block, text: str, scope: Scope, now: datetime) -> AnswerR
     """Typed URLs stand for uploaded files; "" or "skip" means no file."""
     if js_trim(text) == "" or js_trim(text).lower() == "skip":
         return None if block.options.get("isRequired", True) is not False else Skip()
+    from tui.rules._isurl import is_url  # lazy, as in _parse_url
+
     urls = [u.strip() for u in re.split(r",\s*|\n+", text) if u.strip()]
     if not urls or not any(is_url(u, require_tld=not _is_localhost(u)) for u in urls):
         return None

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import regex
-
 from tui.flow.jsvalues import js_number, js_trim
 from tui.rules.templates import substitute
 from tui.rules.variables import Scope, find_unique_variable
@@ -304,6 +302,8 @@ def compile_js_regex(source: str) -> Callable[[str], bool | None] | None:
     pattern, flags = (found.group(1), found.group(2)) if found else (source, "")
     if not pattern:
         return None
+    import regex  # lazy: the package takes ~15 ms to import and only regex conditions need it
+
     re_flags = (regex.IGNORECASE if "i" in flags else 0) | (regex.MULTILINE if "m" in flags else 0)
     try:
         with warnings.catch_warnings():
