@@ -167,14 +167,15 @@ class MultiDrain:
         results = [] if parsed is None else parsed.results
         if len(results) != len(request.entries) or not all(map(_understood, request.entries, results)):
             raise ServerRefusalError(f"acknowledgement not understood for {len(request.entries)} sessions")
-        for entry, result in zip(request.entries, results, strict=True):
+        pairs = list(zip(request.entries, results, strict=True))
+        self.ledger.acked_many({e.sid: r.acked_seq for e, r in pairs if r.error is None and r.acked_seq is not None})
+        for entry, result in pairs:
             self._result(entry, result)
         self.pace.grow()
 
     def _result(self, entry: Entry, result: SyncResult) -> None:
         sid = entry.sid
-        if result.error is None and result.acked_seq is not None:
-            self.ledger.acked(sid, result.acked_seq)
+        if result.error is None and result.acked_seq is not None:  # committed by `_results`
             self.ledger.registered.add(sid)
             self._log(f"sent {short(sid)} {entry.first}..{result.acked_seq}")
             self._again_if_pending(sid)

@@ -7,9 +7,12 @@ test may pass any object that does.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tui.steps import StoredEvent
+
+if TYPE_CHECKING:
+    from tui.store import SessionRewrite
 
 
 class SessionMetaSource(Protocol):
@@ -38,6 +41,10 @@ class Outbox(Protocol):
 
     def set_acked_seq(self, session_id: str, seq: int) -> None:
         """Commit the server's acknowledgement (durably)."""
+        ...
+
+    def rewrite(self, *changes: SessionRewrite) -> None:
+        """Apply every change in one transaction (the client uses it to commit many acks)."""
         ...
 
     def raw_events(self, session_id: str, after: int, limit: int) -> list[tuple[int, str]]:
