@@ -43,25 +43,24 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from tui.errors import OfflineError, ServerRefusalError, SlowLinkError, SyncError, UnauthorizedError
 from tui.sync.backoff import Backoff
 from tui.sync.batches import encode_batch, encode_raw_batch
-from tui.sync.ledger import Ledger, Pace, short
+from tui.sync.ledger import Ledger, Pace
 from tui.sync.multi_drain import MultiDrain
 from tui.sync.outbox import Outbox
 from tui.sync.protocol import MAX_BATCH_EVENTS
 from tui.sync.remote import ServerApi
 from tui.sync.session_drain import SessionDrain
-from tui.sync.status import ConnState, SyncStatus
+from tui.sync.status import Phase, SyncStatus, compose_status
 from tui.sync.transport import MAX_ANSWER_BYTES, Requester
 
 __all__ = ["MAX_ANSWER_BYTES", "SyncClient", "encode_batch", "encode_raw_batch"]
 
-Phase = Literal["local", "connecting", "up", "down", "auth"]
 PIPELINE_DEPTH = 2
 """POST /v1/sync requests in flight at once (the next one is always read ahead as well)."""
 
@@ -432,31 +431,14 @@ class SyncClient:
         return self._ledger.settled()
 
     def _compose(self) -> SyncStatus:
-        pending = self._ledger.total()
-        if self._phase == "local":
-            return SyncStatus(ConnState.LOCAL_ONLY, pending)
-        if self._phase == "auth":
-            return SyncStatus(ConnState.UNAUTHORIZED, pending, detail=self._detail)
-        if self._phase == "down":
-            return SyncStatus(
-                ConnState.OFFLINE,
-                pending,
-                retry_in=max(0.0, self._next_attempt - self._clock()),
-                detail=self._detail,
-                retry_at=self._next_attempt,
-            )
-        if self._phase == "connecting":
-            return SyncStatus(ConnState.CONNECTING, pending)
-        return self._compose_up(pending)
-
-    def _compose_up(self, pending: int) -> SyncStatus:
-        conflicts = self._ledger.conflicts
-        if conflicts:
-            detail = "; ".join(f"{short(sid)}: {why}" for sid, why in conflicts.items())
-            return SyncStatus(ConnState.CONFLICT, pending, detail=detail)
-        if pending:
-            return SyncStatus(ConnState.SYNCING, pending, detail=self._detail)
-        return SyncStatus(ConnState.ONLINE, 0)
+        return compose_status(
+            self._phase,
+            self._ledger.total(),
+            self._ledger.conflicts,
+            detail=self._detail,
+            next_attempt=self._next_attempt,
+            now=self._clock(),
+        )
 
     def _publish(self) -> None:
         status = self._compose()
