@@ -418,9 +418,11 @@ async def test_a_422_is_poison_for_that_session_only(env: Env) -> None:
     env.add(SID_A, 1, 3)
     env.add(SID_B, 1, 3)
     env.transport.rules.append(  # A's events, in its own POST or inside a POST /v1/sync
-        lambda r: (422, {}, b'{"error": "invalid"}')
-        if r.method == "POST" and (SID_A in r.url.path or SID_A.encode() in r.content)
-        else None
+        lambda r: (
+            (422, {}, b'{"error": "invalid"}')
+            if r.method == "POST" and (SID_A in r.url.path or SID_A.encode() in r.content)
+            else None
+        )
     )
     client = env.client()
     assert await client.drain(10) == 3
