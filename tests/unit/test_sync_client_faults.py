@@ -552,3 +552,44 @@ async def test_kicks_are_debounced_into_one_batch(env: Env) -> None:
     await task
     assert len(env.transport.requests("POST")) - posts_before == 1
     env.assert_invariant(SID_A)
+
+
+# ------------------------------------------------------------------ POST /v1/sync
+@pytest.mark.parametrize("status", [404, 405])
+async def test_an_older_server_without_sync_is_served_one_session_at_a_time(env: Env, status: int) -> None:
+    if env.mode == "single":
+        pytest.skip("the per-session path never asks for /v1/sync")
+    env.add(SID_A, 1, 5)
+    env.add(SID_B, 1, 5)
+    env.transport.rules.append(lambda r: (status, {}, b'{"error": "not_found"}') if r.url.path == "/v1/sync" else None)
+    client = env.client()
+    task = asyncio.create_task(client.run())
+    await env.statuses.until(lambda s: s.state is ConnState.ONLINE)
+    env.add(SID_A, 6, 8)
+    client.kick(SID_A)
+    await env.statuses.until(
+        lambda s: s is env.statuses.seen[-1] and s.state is ConnState.ONLINE and env.store.acked_seq(SID_A) == 8
+    )
+    client.stop()
+    await task
+    assert [c["path"] for c in env.transport.calls].count("/v1/sync") == 1  # asked once, remembered
+    assert [c["method"] for c in env.transport.calls].count("PUT") == 2
+    assert any("older server" in line for line in env.logs)
+    env.assert_invariant(SID_A, SID_B)
+
+
+async def test_many_sessions_under_random_faults_land_exactly_once(env: Env) -> None:
+    """Cuts, lost answers, timeouts and 5xx drawn from a seeded RNG while requests are pipelined."""
+    sids = [f"{n:032x}" for n in range(1, 41)]
+    for n, sid in enumerate(sids):
+        env.add(sid, 1, 5 + n % 7)
+    rng = random.Random(SEED)
+    faults: list[Fault] = ["connect", "read_timeout", "lost_ack", (500, {}, b"oops"), (503, {"Retry-After": "1"}, b"")]
+    env.transport.rules.append(lambda r: rng.choice(faults) if r.method == "POST" and rng.random() < 0.4 else None)
+    client = env.client(batch_size=4)  # 4 events a session, 40 a request: many requests, many sessions each
+    for _ in range(30):  # bounded: each drain ends early once everything is acked
+        if await client.drain(30) == 0:
+            break
+    assert client.pending() == 0
+    assert any(c["fault"] == "lost_ack" for c in env.transport.calls)
+    env.assert_invariant(*sids)
