@@ -41,7 +41,17 @@ from typing import Any
 from tui.errors import ServerRefusalError
 from tui.sync.batches import Budget, Entry, NoMeta, SyncRequestBody, read_sync_request
 from tui.sync.ledger import Ledger, Pace, short
-from tui.sync.protocol import ERR_DIVERGED, ERR_GAP, MAX_SYNC_EVENTS, SYNC_PATH, SyncAnswer, SyncResult
+from tui.sync.protocol import (
+    ERR_DIVERGED,
+    ERR_GAP,
+    ERR_INVALID,
+    ERR_NOT_FOUND,
+    ERR_TOO_LARGE,
+    MAX_SYNC_EVENTS,
+    SYNC_PATH,
+    SyncAnswer,
+    SyncResult,
+)
 from tui.sync.session_drain import FOREIGN_SID, OTHER_META
 from tui.sync.transport import Answer, Requester, parse_model
 
@@ -187,13 +197,13 @@ class MultiDrain:
             self._log(f"gap: server holds {short(sid)} up to {held}; resending from {held + 1}")
             self.ledger.rewind(sid, held)
             self._again_if_pending(sid)
-        elif result.error == "not_found":
+        elif result.error == ERR_NOT_FOUND:
             self._not_found(entry)
-        elif result.error == "too_large" and entry.count > 1:
+        elif result.error == ERR_TOO_LARGE and entry.count > 1:
             self.pace.shrink_to(entry.count)
             self._queue.append(sid)
         else:
-            what = "too large" if result.error == "too_large" else "invalid"
+            what = "too large" if result.error == ERR_TOO_LARGE else "invalid"
             detail = f"the server refused seqs {entry.first}..{entry.last} as {what} ({result.detail or result.error})"
             self.ledger.conflict(sid, f"{detail}; poison, kept locally")
 
@@ -234,7 +244,7 @@ def _understood(entry: Entry, result: SyncResult) -> bool:
         return result.acked_seq is not None and entry.first <= result.acked_seq <= entry.last
     if result.error == ERR_GAP:
         return result.acked_seq is not None and result.acked_seq < entry.after
-    return result.error in (ERR_DIVERGED, "not_found", "invalid", "too_large")
+    return result.error in (ERR_DIVERGED, ERR_NOT_FOUND, ERR_INVALID, ERR_TOO_LARGE)
 
 
 async def _cancel(inflight: set[asyncio.Task[Sent]], ahead: asyncio.Task[SyncRequestBody] | None) -> None:
