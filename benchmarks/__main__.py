@@ -64,6 +64,12 @@ def run(sizes_name: str, workdir: Path | None = None) -> dict[str, Any]:
         _log("drain: ours vs bare httpx ...")
         results.update(measure_drain(sizes, tmp / "drain", queued, queued_sid))
 
+        from benchmarks.drain_sessions import measure_drain_sessions
+
+        _log("drain: many sessions of 53 events each, one store, to a server in another process ...")
+        (tmp / "drain_many").mkdir()
+        results.update(measure_drain_sessions(sizes, tmp / "drain_many", flow))
+
         _log("steadychat test: 100 cases of the bundled flows, in process ...")
         results.update(measure_chat_tests(tmp / "chat"))
 

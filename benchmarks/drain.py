@@ -1,42 +1,38 @@
 """Draining the outbox: 10,000 queued events of one session to a real local sync server.
 
 Ours: `tui.sync.background.sync_all` (the `steadychat sync` path: a `SyncClient` reading the
-outbox from the store, PUT the session, POST batches of ≤ 500, commit every ack). Baseline, in
-the same run: a bare `httpx.Client` that PUTs the same session meta and POSTs the very same
-bodies (built beforehand with the client's own `encode_batch`, 500 events a batch). Each run
-gets a fresh `ServerThread` on 127.0.0.1 with a fresh database, so the server side costs the
-same; the ratio is what our client adds (store reads, encoding, ack commits, status, retries).
-The queued session is built with real steps and copied per run (draining marks it synced).
+outbox from the store, batches of ≤ 500 events, commit every ack; with one session this is one
+POST /v1/sync per batch, the PUT folded into the first). Baseline, in the same run: a bare
+`httpx.Client` that PUTs the same session meta and POSTs the very same event bodies (built
+beforehand with the client's own `encode_batch`, 500 events a batch) to the per-session
+endpoint. Each run gets a fresh server in a child process (`ChildServer`) on 127.0.0.1 with a
+fresh database, so the server side costs the same and shares no GIL with the client; the ratio
+is what our client adds (store reads, encoding, ack commits, status, retries). httpx is
+imported before either clock starts. The queued session is built with real steps and copied
+per run (draining marks it synced).
 
-Memory: one extra drain under tracemalloc with the server in a child process, so the peak is
-the client's alone (an in-process server would be traced too).
+Memory: one extra drain under tracemalloc; the server being another process, the peak is the
+client's alone.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import re
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import TOKEN, Sizes, copy_store, now_ns, p50, peak_mib, ratio
+from benchmarks.drain_server import ChildServer
 
 BATCH = 500
 DRAIN_TIMEOUT_S = 300.0
 
 
-def _server(db: Path) -> Any:
-    from tui.server.run import ServerThread
-
-    return ServerThread(db, [TOKEN]).start()
-
-
 def drain_ours(store_path: Path, url: str) -> tuple[float, int]:
     """(seconds, events left) for sync_all on the store at `store_path`; store open not timed."""
+    import httpx  # noqa: F401  (imported before the clock starts, as the baseline's is)
+
     from tui.store import Store
     from tui.sync.background import sync_all
 
@@ -84,46 +80,6 @@ def drain_raw(url: str, sid: str, meta: bytes, bodies: list[bytes]) -> float:
     return (now_ns() - t0) / 1e9
 
 
-def _child_server(db: Path) -> tuple[subprocess.Popen[str], str]:
-    """The sync server in a child process (for a client-only memory peak)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui.server.run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--token",
-            TOKEN,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    found: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-            if match and not found:
-                found.append(match.group(1))
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(30) or not found:
-        proc.kill()
-        proc.wait()
-        raise RuntimeError("child sync server did not start")
-    return proc, found[0]
-
-
 def measure_drain(sizes: Sizes, tmp: Path, queued: Path, sid: str) -> dict[str, Any]:
     meta, bodies, n_events = prepare_raw(queued, sid)
     ours_s: list[float] = []
@@ -132,8 +88,7 @@ def measure_drain(sizes: Sizes, tmp: Path, queued: Path, sid: str) -> dict[str, 
     for rep in range(sizes.drain_reps):
         order = ("ours", "raw") if rep % 2 == 0 else ("raw", "ours")
         for which in order:
-            server = _server(tmp / f"server-{which}-{rep}.db")
-            try:
+            with ChildServer(tmp / f"server-{which}-{rep}.db") as server:
                 if which == "ours":
                     store_copy = copy_store(queued, tmp / f"drain-{rep}.db")
                     seconds, left = drain_ours(store_copy, server.url)
@@ -141,21 +96,11 @@ def measure_drain(sizes: Sizes, tmp: Path, queued: Path, sid: str) -> dict[str, 
                     ours_s.append(seconds)
                 else:
                     raw_s.append(drain_raw(server.url, sid, meta, bodies))
-            finally:
-                server.stop()
 
-    proc, url = _child_server(tmp / "server-mem.db")
-    try:
+    with ChildServer(tmp / "server-mem.db") as server:
         store_copy = copy_store(queued, tmp / "drain-mem.db")
-        (_, left), peak = peak_mib(lambda: drain_ours(store_copy, url))
+        (_, left), peak = peak_mib(lambda: drain_ours(store_copy, server.url))
         left_max = max(left_max, left)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     ours, raw = p50(ours_s), p50(raw_s)
     return {
         "drain_10k_events_s": ours,

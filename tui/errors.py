@@ -17,6 +17,10 @@
     ├── UsageError           a command-line mistake the parser cannot catch
     ├── ChatFileError        a `*.chat.yaml` flow test file is broken (file:line: what; fix)
     ├── SyncError            a sync failure that must stop a command (never raised into the UI)
+    │   ├── OfflineError         no usable connection: transport error or no answer in time
+    │   ├── SlowLinkError        a data request outlived its deadline while bytes were flowing
+    │   ├── UnauthorizedError    the server refused the token
+    │   └── ServerRefusalError   the server answered, but not usefully (5xx, 429, garbage)
     ├── ServerStartError     server/run.py: the server cannot start (bad host or port, port in use)
     ├── ServerDatabaseError  server/backend.py: the server database cannot be used
     └── RequestError         a request the sync server refuses: it becomes an HTTP answer, never a
@@ -27,6 +31,9 @@
         ├── Unavailable      server/backend.py: 503, the database is busy or unreachable
         ├── Invalid          server/wire.py: 422, a body the protocol does not accept
         └── TooMany          server/wire.py: 413, more events than a batch may hold
+
+The four SyncError kinds are what one request of the sync client can end in; the client turns
+each into a state (offline, syncing/slow, unauthorized, retry) and never lets them reach the UI.
 
 Every error's `str()` is the whole line the user sees. Private classes (underscore) are caught in
 the module that raises them and become their parent's kind of line there.
@@ -104,6 +111,30 @@ class SyncError(SteadyChatError):
     """A sync problem that must stop a command."""
 
     exit_code = 1
+
+
+class OfflineError(SyncError):
+    """No usable connection to the sync server: a transport error, or no answer in time."""
+
+
+class SlowLinkError(SyncError):
+    """A data request outlived its total deadline while the link may still be alive."""
+
+
+class UnauthorizedError(SyncError):
+    """The sync server refused the token (401/403)."""
+
+    def __init__(self, message: str = "the server refused the token") -> None:
+        super().__init__(message)
+
+
+class ServerRefusalError(SyncError):
+    """The server answered but not usefully; retry after backoff, never sooner than
+    `retry_after` seconds (its Retry-After), when given."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class RequestError(SteadyChatError):

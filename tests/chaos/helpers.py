@@ -189,6 +189,7 @@ class Seen:
     first: int | None = None
     last: int | None = None
     count: int = 0
+    sessions: int = 0  # entries of a POST /v1/sync (0: a per-session request)
     size: int = 0
     status: int = 0
     fault: str = ""
@@ -245,7 +246,11 @@ class Scripted:
         seen = Seen(time.monotonic(), time.time(), scope["method"], scope["path"], size=len(body))
         if scope["method"] == "POST":
             try:
-                events = json.loads(body)["events"]
+                parsed = json.loads(body)
+                if "sessions" in parsed:  # POST /v1/sync: seqs of its first session's entry
+                    seen.sessions = len(parsed["sessions"])
+                    parsed = parsed["sessions"][0]
+                events = parsed["events"]
                 seen.first, seen.last, seen.count = events[0]["seq"], events[-1]["seq"], len(events)
             except (ValueError, KeyError, IndexError, TypeError):
                 pass

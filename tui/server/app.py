@@ -14,6 +14,8 @@ nothing. Bodies are read with a byte cap instead of trusting Content-Length. Dec
 - `GET /v1/sessions` lists only the caller's sessions (newest first); `before` is the
   `next_before` cursor of the previous page (or a bare `updated_at`); over 200 characters is 422.
 - A database that is locked, failing or unreachable answers 503 with `Retry-After: 1`.
+- `POST /v1/sync` carries several sessions' batches in one request (`multi.py`); each entry
+  gets its own result, so one diverged session never holds back the others.
 - No OpenAPI/docs routes: they would be the only unauthenticated pages.
 """
 
@@ -45,6 +47,7 @@ from tui.server.backend import (
     make_backend,
     prepare_database,
 )
+from tui.server.multi import sync_sessions
 from tui.server.wire import Invalid, TooMany, events_body, listed_session, parse_batch, parse_meta, session_info
 from tui.sync.protocol import (
     ERR_INVALID,
@@ -53,6 +56,7 @@ from tui.sync.protocol import (
     ERR_UNAUTHORIZED,
     MAX_BATCH_EVENTS,
     MAX_BODY_BYTES,
+    SYNC_PATH,
     valid_sid,
 )
 
@@ -227,6 +231,10 @@ def build_app(backend: Backend, tokens: list[str]) -> Starlette:
         acked = await backend.apply_batch(sid, owner, batch, body)
         return json_response(b'{"acked_seq":%d}' % acked)
 
+    async def post_sync(request: Request) -> Response:
+        owner = auth.owner(request)
+        return json_response(await sync_sessions(backend, owner, await read_body(request)))
+
     async def get_session(request: Request) -> Response:
         owner = auth.owner(request)
         sid = checked_sid(request)
@@ -285,6 +293,7 @@ def build_app(backend: Backend, tokens: list[str]) -> Starlette:
         Route("/v1/sessions/{sid}", endpoint(get_session), methods=["GET"]),
         Route("/v1/sessions/{sid}/events", endpoint(post_events), methods=["POST"]),
         Route("/v1/sessions/{sid}/events", endpoint(get_events), methods=["GET"]),
+        Route(SYNC_PATH, endpoint(post_sync), methods=["POST"]),
     ]
     app = _App(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.post_events = endpoint(post_events)

@@ -60,6 +60,32 @@ class StoredSession:
     updated_at: str
 
 
+@dataclass(frozen=True)
+class SyncEntry:
+    """One session of a POST /v1/sync, validated: `meta_text` (canonical meta JSON) registers
+    the session first when given; `batch` (contiguous, maybe empty) is then applied."""
+
+    sid: str
+    meta_text: str | None
+    batch: list[EventRow]
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What became of one `SyncEntry`: `acked_seq` (the session's last seq held) and, when the
+    entry changed nothing, the protocol's `error` code (`diverged`, `gap`, `not_found`)."""
+
+    sid: str
+    acked_seq: int | None
+    error: str | None = None
+    detail: str = ""
+
+
+ERR_NOT_FOUND = "not_found"
+META_DIFFERS = "meta"
+"""`detail` of a `diverged` outcome caused by the meta, not by the events."""
+
+
 class Backend(Protocol):
     """One server database as seen by one worker process. Every method is a coroutine.
 
@@ -84,6 +110,13 @@ class Backend(Protocol):
         """Store one session's contiguous batch in one transaction; return the acked seq.
         `body`, when given, is the validated request body `{"events": [...]}` the batch was
         parsed from, exactly; a backend may store from it instead of from `batch`."""
+        ...
+
+    async def sync_sessions(self, owner: str, entries: list[SyncEntry]) -> list[SyncOutcome]:
+        """Register (when meta is given) and apply each entry (sids distinct), each all or
+        nothing: one entry's NotFound/Rejected is its outcome and leaves the others alone. One
+        outcome per entry, in the entries' order. Unavailable (nothing promised) if the
+        database fails."""
         ...
 
     async def get_session(self, sid: str, owner: str) -> StoredSession:
@@ -147,6 +180,13 @@ def plan_batch(last_seq: int, batch: list[EventRow], stored: list[EventRow]) -> 
             raise Rejected(ERR_DIVERGED, last_seq)
         return batch[len(stored) :]
     return batch
+
+
+def outcome_of(sid: str, exc: NotFound | Rejected, *, meta_step: bool) -> SyncOutcome:
+    """The outcome of an entry refused with `exc` (raised by its register step when `meta_step`)."""
+    if isinstance(exc, NotFound):
+        return SyncOutcome(sid, None, ERR_NOT_FOUND)
+    return SyncOutcome(sid, exc.acked_seq, exc.error, META_DIFFERS if meta_step else "")
 
 
 def is_postgres(target: str | Path) -> bool:

@@ -42,9 +42,12 @@ from tui.server.backend import (
     Rejected,
     ServerDatabaseError,
     StoredSession,
+    SyncEntry,
+    SyncOutcome,
     Unavailable,
     list_sessions_query,
     now_text,
+    outcome_of,
     plan_batch,
 )
 
@@ -329,6 +332,72 @@ class PostgresBackend:
             raise
         for waiting in group:
             _settle(waiting, waiting.sid in moved)
+
+    async def sync_sessions(self, owner: str, entries: list[SyncEntry]) -> list[SyncOutcome]:
+        """Every entry of a POST /v1/sync on one connection in one transaction, each entry in
+        its own savepoint (a refused entry rolls back to it); one COMMIT covers them all.
+        Rows are locked in sid order, whatever the request's order, so two requests sharing
+        sessions cannot deadlock; outcomes come back in the request's order."""
+        by_sid: dict[str, SyncOutcome] = {}
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                for entry in sorted(entries, key=lambda e: e.sid):
+                    by_sid[entry.sid] = await self._sync_entry(conn, owner, entry)
+        except psycopg.OperationalError as exc:
+            raise Unavailable(str(exc)) from None
+        return [by_sid[entry.sid] for entry in entries]
+
+    async def _sync_entry(self, conn: psycopg.AsyncConnection[Any], owner: str, entry: SyncEntry) -> SyncOutcome:
+        meta_step = entry.meta_text is not None
+        try:
+            async with conn.transaction():  # a savepoint
+                created = False
+                if entry.meta_text is not None:
+                    now = now_text()
+                    cur = await conn.execute(
+                        "INSERT INTO steadychat_sessions (sid, owner, meta, created, last_seq, updated_at) "
+                        "VALUES (%s, %s, %s, %s, 0, %s) ON CONFLICT (sid) DO NOTHING",
+                        (entry.sid, owner, entry.meta_text, now, now),
+                    )
+                    created = cur.rowcount == 1
+                row = await (
+                    await conn.execute(
+                        "SELECT owner, meta, last_seq FROM steadychat_sessions WHERE sid = %s FOR UPDATE", (entry.sid,)
+                    )
+                ).fetchone()
+                if row is None or row[0] != owner:
+                    raise NotFound(entry.sid)
+                last = int(row[2])
+                if entry.meta_text is not None and not created and row[1] != entry.meta_text:
+                    raise Rejected(ERR_DIVERGED, last)
+                meta_step = False
+                if entry.batch:
+                    last = await self._append_locked(conn, entry.sid, last, entry.batch)
+        except (NotFound, Rejected) as exc:
+            return outcome_of(entry.sid, exc, meta_step=meta_step)
+        return SyncOutcome(entry.sid, last)
+
+    @staticmethod
+    async def _append_locked(conn: psycopg.AsyncConnection[Any], sid: str, last: int, batch: list[EventRow]) -> int:
+        """Apply a batch to a session whose row this transaction holds locked at `last`."""
+        first, end = batch[0][0], batch[-1][0]
+        stored: list[EventRow] = []
+        if first <= last:
+            stored = await (
+                await conn.execute(
+                    "SELECT seq, type, ts, data FROM steadychat_events "
+                    "WHERE sid = %s AND seq BETWEEN %s AND %s ORDER BY seq",
+                    (sid, first, min(last, end)),
+                )
+            ).fetchall()
+        new = plan_batch(last, batch, stored)
+        if new:
+            await conn.execute(_INSERT_ROWS, {"sid": sid, **_arrays(new)})
+            await conn.execute(
+                "UPDATE steadychat_sessions SET last_seq = %s, updated_at = %s WHERE sid = %s",
+                (new[-1][0], now_text(), sid),
+            )
+        return end
 
     async def _owned(self, conn: psycopg.AsyncConnection[Any], sid: str, owner: str) -> StoredSession:
         row = await (

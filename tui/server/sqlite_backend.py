@@ -42,9 +42,12 @@ from tui.server.backend import (
     Rejected,
     ServerDatabaseError,
     StoredSession,
+    SyncEntry,
+    SyncOutcome,
     Unavailable,
     list_sessions_query,
     now_text,
+    outcome_of,
     plan_batch,
 )
 
@@ -396,6 +399,26 @@ class SQLiteBackend:
             )
         return end
 
+    def _sync(self, owner: str, entries: list[SyncEntry]) -> list[SyncOutcome]:
+        """Every entry of a POST /v1/sync in this round's transaction, each in its own savepoint
+        (a refused entry rolls back to it and changes nothing); one COMMIT covers them all."""
+        conn = self.conn
+        outcomes: list[SyncOutcome] = []
+        for entry in entries:
+            conn.execute("SAVEPOINT entry")
+            meta_step = entry.meta_text is not None
+            try:
+                if entry.meta_text is not None:
+                    self._register(entry.sid, owner, entry.meta_text)
+                meta_step = False
+                acked = self._apply(entry.sid, owner, entry.batch) if entry.batch else self._owned(entry.sid, owner)[1]
+                outcomes.append(SyncOutcome(entry.sid, acked))
+            except (NotFound, Rejected) as exc:
+                conn.execute("ROLLBACK TO entry")
+                outcomes.append(outcome_of(entry.sid, exc, meta_step=meta_step))
+            conn.execute("RELEASE entry")
+        return outcomes
+
     def _get(self, sid: str, owner: str) -> StoredSession:
         meta, last, updated = self._owned(sid, owner)
         return StoredSession(sid, orjson.loads(meta), last, updated)
@@ -420,6 +443,10 @@ class SQLiteBackend:
     async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
         acked: int = await self._call(self._apply, sid, owner, batch, write=True)
         return acked
+
+    async def sync_sessions(self, owner: str, entries: list[SyncEntry]) -> list[SyncOutcome]:
+        outcomes: list[SyncOutcome] = await self._call(self._sync, owner, entries, write=True)
+        return outcomes
 
     async def get_session(self, sid: str, owner: str) -> StoredSession:
         session: StoredSession = await self._call(self._get, sid, owner)

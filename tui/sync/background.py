@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.sync.client import SyncClient
+from tui.sync.outbox import Outbox
 from tui.sync.status import SyncStatus
 
 JOIN_TIMEOUT_S = 2.0
@@ -25,7 +26,7 @@ class BackgroundSync:
 
     def __init__(
         self,
-        store: Any,
+        store: Outbox,
         server_url: str | None,
         token: str | None,
         *,
@@ -110,7 +111,7 @@ class BackgroundSync:
 
 
 def sync_all(
-    store: Any,
+    store: Outbox,
     server_url: str | None,
     token: str | None,
     timeout: float,
@@ -134,7 +135,7 @@ class SyncReport:
 
 
 def sync_report(
-    store: Any,
+    store: Outbox,
     server_url: str | None,
     token: str | None,
     timeout: float,

@@ -41,7 +41,7 @@ class Backoff:
 
     def ceiling(self) -> float:
         """The upper bound of the next delay: min(cap, base * 2**failures)."""
-        return min(self.cap, self.base * (2 ** min(self.failures, 32)))
+        return min(self.cap, self.base * float(2 ** min(self.failures, 32)))
 
     def next(self, limit: float | None = None) -> float:
         """Record a failure and return the delay before the next attempt (full jitter).

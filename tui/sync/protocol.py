@@ -12,8 +12,16 @@ body that does not parse is never mistaken for an acknowledgement.
 | GET  /v1/sessions/{sid}                        | 200 `SessionInfo`                        |
 | GET  /v1/sessions/{sid}/events?after=N&limit=M | 200 `EventPage`                          |
 | GET  /v1/sessions?before=CURSOR&limit=M        | 200 `SessionList` (added in v1, round 2) |
+| POST /v1/sync                   `SyncRequest`  | 200 `SyncAnswer` (added in v1, round 2)  |
 
-Errors are JSON `ProtocolError` bodies: 409 `diverged`/`gap` carry the server's `acked_seq`.
+Errors are JSON `ErrorBody` bodies: 409 `diverged`/`gap` carry the server's `acked_seq`.
+
+`POST /v1/sync` carries batches of several sessions in one request: each entry is a session id,
+optionally its meta (then the entry also registers the session, as PUT would) and its next
+contiguous events. The answer has one result per entry, in order: `acked_seq`, or an `error`
+(`diverged`/`gap` with `acked_seq`, `not_found`, `invalid`, `too_large`) for that session only;
+each entry is applied all or nothing, whatever happens to the others. The whole request is
+bounded like a POST of events (≤ 1 MiB) and by MAX_SYNC_SESSIONS and MAX_SYNC_EVENTS.
 
 Versioning: v1 grows only by additions (a new endpoint, a new optional query parameter, a new
 field in an answer). Models of answers added since v1's first version ignore unknown fields, so
@@ -23,7 +31,9 @@ endpoint gets 404 and says the server is too old for that command.
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
@@ -32,8 +42,13 @@ API_PREFIX = "/v1"
 MAX_BATCH_EVENTS = 500
 MAX_BODY_BYTES = 1024 * 1024
 SID_RE = re.compile(r"^[0-9a-f]{32}$")
+MAX_SYNC_SESSIONS = 500
+"""Entries in one POST /v1/sync."""
+MAX_SYNC_EVENTS = 10 * MAX_BATCH_EVENTS
+"""Events in one POST /v1/sync, all entries together (each entry still ≤ MAX_BATCH_EVENTS)."""
+SYNC_PATH = "/v1/sync"
 
-# Error codes in ProtocolError.error
+# Error codes in ErrorBody.error
 ERR_DIVERGED = "diverged"
 ERR_GAP = "gap"
 ERR_UNAUTHORIZED = "unauthorized"
@@ -129,13 +144,70 @@ class Health(_Body):
     ok: bool
 
 
-class ProtocolError(BaseModel):
-    """Every error body. `acked_seq` is set on 409 so the client knows where the server is."""
+@dataclass(frozen=True)
+class ErrorBody:
+    """Every error body `{"error": CODE, "acked_seq": N?, ...}` (other fields are ignored).
+    `acked_seq` is set on 409 so the client knows where the server is. A plain value, not an
+    exception: the client reads it to decide, the server writes the same shape."""
 
-    model_config = ConfigDict(extra="allow")
+    error: str
+    acked_seq: int | None = None
+    detail: str = ""
 
-    error: StrictStr
+    @classmethod
+    def parse(cls, body: bytes) -> ErrorBody | None:
+        """The error body, or None when `body` is not one (not JSON, no string `error`, a
+        negative or non-integer `acked_seq`)."""
+        try:
+            value = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        return cls.from_json(value)
+
+    @classmethod
+    def from_json(cls, value: Any) -> ErrorBody | None:
+        if not isinstance(value, dict) or not isinstance(value.get("error"), str):
+            return None
+        acked = value.get("acked_seq")
+        if acked is not None and (type(acked) is not int or acked < 0):
+            return None
+        detail = value.get("detail")
+        return cls(value["error"], acked, detail if isinstance(detail, str) else "")
+
+
+class SyncEntry(_Body):
+    """One session in a POST /v1/sync: its id, its meta when it may not be registered yet, and
+    its next events (contiguous, possibly none)."""
+
+    sid: StrictStr
+    meta: SessionMeta | None = None
+    events: list[WireEvent] = Field(default_factory=list, max_length=MAX_BATCH_EVENTS)
+
+
+class SyncRequest(_Body):
+    """The body of POST /v1/sync (the client builds it as bytes; this is the written shape)."""
+
+    sessions: list[SyncEntry] = Field(min_length=1, max_length=MAX_SYNC_SESSIONS)
+
+
+class SyncResult(BaseModel):
+    """One entry's outcome in a `SyncAnswer`: `acked_seq` alone (the server holds the session up
+    to it), or an `error` code with, for `diverged`/`gap`, the server's `acked_seq`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sid: StrictStr
     acked_seq: StrictInt | None = Field(default=None, ge=0)
+    error: StrictStr | None = None
+    detail: StrictStr = ""
+
+
+class SyncAnswer(BaseModel):
+    """The answer of POST /v1/sync: one result per entry, in the request's order."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    results: list[SyncResult]
 
 
 def valid_sid(sid: str) -> bool:

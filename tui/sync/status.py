@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
+
+Phase = Literal["local", "connecting", "up", "down", "auth"]
+"""Where the client's loop stands: no server, first contact, reachable, unreachable, refused."""
 
 
 class ConnState(StrEnum):
@@ -56,3 +60,31 @@ class SyncStatus:
             seconds = self.seconds_to_retry(now)
             return text if seconds is None else f"{text} · retry in {seconds}s"
         return self.state.value
+
+
+def compose_status(
+    phase: Phase,
+    pending: int,
+    conflicts: dict[str, str],
+    *,
+    detail: str,
+    next_attempt: float,
+    now: float,
+) -> SyncStatus:
+    """The status a client in `phase` shows; when several apply, unauthorized > offline >
+    conflict > syncing > online. `next_attempt` and `now` are on the monotonic clock."""
+    if phase == "local":
+        return SyncStatus(ConnState.LOCAL_ONLY, pending)
+    if phase == "auth":
+        return SyncStatus(ConnState.UNAUTHORIZED, pending, detail=detail)
+    if phase == "down":
+        retry_in = max(0.0, next_attempt - now)
+        return SyncStatus(ConnState.OFFLINE, pending, retry_in=retry_in, detail=detail, retry_at=next_attempt)
+    if phase == "connecting":
+        return SyncStatus(ConnState.CONNECTING, pending)
+    if conflicts:
+        reasons = "; ".join(f"{sid[:8]}: {why}" for sid, why in conflicts.items())
+        return SyncStatus(ConnState.CONFLICT, pending, detail=reasons)
+    if pending:
+        return SyncStatus(ConnState.SYNCING, pending, detail=detail)
+    return SyncStatus(ConnState.ONLINE, 0)
