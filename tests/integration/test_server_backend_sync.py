@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tui.server.backend import Backend, NotFound, SyncEntry, SyncOutcome, canonical_meta, make_backend, prepare_database
+from tui.server.backend import Backend, NotFound, SyncEntry, SyncOutcome, canonical_meta
+from tui.server.databases import make_backend, prepare_database
 
 META = {"flow_id": "demo", "flow_hash": "f" * 64, "device_id": "d" * 32, "created_at": "2026-01-01T00:00:00.000Z"}
 OTHER_META = {**META, "device_id": "e" * 32}

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tui.server.backend import Backend, NotFound, Rejected, canonical_meta, make_backend, prepare_database
+from tui.server.backend import Backend, NotFound, Rejected, canonical_meta
+from tui.server.databases import make_backend, prepare_database
 
 META = {"flow_id": "demo", "flow_hash": "f" * 64, "device_id": "d" * 32, "created_at": "2026-01-01T00:00:00.000Z"}
 ALICE, BOB = "a" * 64, "b" * 64
@@ -59,13 +60,13 @@ async def _many_at_once(backend: Backend) -> None:
         assert (await backend.events(sid(1), ALICE, 0, 1))[0][3] == odd
         assert (await backend.events(sid(7), ALICE, 5, 1))[0] == (6, "message", "t", '{"text": "s7 6"}')
         # a resend with other content is refused as diverged, whatever else arrives with it
-        results = await asyncio.gather(
+        diverged = await asyncio.gather(
             backend.apply_batch(sid(4), ALICE, rows(11, 15, "other")),
             backend.apply_batch(sid(5), ALICE, rows(16, 20)),
             return_exceptions=True,
         )
-        assert isinstance(results[0], Rejected) and results[0].error == "diverged", results
-        assert results[1] == 20
+        assert isinstance(diverged[0], Rejected) and diverged[0].error == "diverged", diverged
+        assert diverged[1] == 20
     finally:
         await backend.close()
 

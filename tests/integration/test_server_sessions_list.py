@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tui.server.backend import StoredSession, make_backend, prepare_database
+from tui.server.backend import StoredSession
+from tui.server.databases import make_backend, prepare_database
 from tui.server.sqlite_backend import APPLICATION_ID, SCHEMA_VERSION
 
 TOKEN_A = "token-alpha-0123456789abcdef"  # the same tokens as conftest's server

@@ -47,15 +47,6 @@ LAYERS: list[tuple[str, ...]] = [
 UI = "tui.app"
 """Only this package imports textual."""
 
-# Known non-UI edges, left to other branches of issue 16. The lead deletes each entry once the
-# branch that removes it is merged (the test then says which entries are gone); nothing is added.
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
-    # Found by this test, not in issue 16's list: each closes a cycle through a local import.
-    ("tui.server.backend", "tui.server.sqlite_backend"),  # backend picks its implementation; the
-    ("tui.server.backend", "tui.server.pg_backend"),  # implementations import backend's types
-}
-KNOWN_UPWARD_EDGES: set[tuple[str, str]] = set()
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -184,8 +175,7 @@ def test_layering() -> None:
         problems.append("importing the core loads textual")
 
     # 2. No import cycles.
-    acyclic = {m: {t for t in targets if (m, t) not in KNOWN_CYCLE_EDGES} for m, targets in graph.items()}
-    problems += [f"import cycle: {' <-> '.join(component)}" for component in cycles(acyclic)]
+    problems += [f"import cycle: {' <-> '.join(component)}" for component in cycles(graph)]
 
     # 3. No module imports a layer above its own.
     for module, targets in sorted(graph.items()):
@@ -196,15 +186,9 @@ def test_layering() -> None:
             continue
         for target in sorted(targets):
             theirs = layer_of(target)
-            if theirs is not None and theirs > own and (module, target) not in KNOWN_UPWARD_EDGES:
+            if theirs is not None and theirs > own:
                 problems.append(f"{module} (layer {own}) imports {target} (layer {theirs}), a layer above it")
 
-    # The allowlists hold only edges that still exist: delete an entry once its branch is merged.
-    problems += [
-        f"{source} -> {target} is allowlisted but gone: delete it from the allowlist"
-        for source, target in sorted(KNOWN_CYCLE_EDGES | KNOWN_UPWARD_EDGES)
-        if target not in graph.get(source, ())
-    ]
     assert not problems, "\n".join(problems)
 
 

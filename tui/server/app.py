@@ -38,15 +38,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tui.errors import RequestError
-from tui.server.backend import (
-    Backend,
-    NotFound,
-    Rejected,
-    Unavailable,
-    cursor_of,
-    make_backend,
-    prepare_database,
-)
+from tui.server.backend import Backend, NotFound, Rejected, Unavailable, cursor_of
+from tui.server.databases import make_backend, prepare_database
 from tui.server.multi import sync_sessions
 from tui.server.wire import Invalid, TooMany, events_body, listed_session, parse_batch, parse_meta, session_info
 from tui.sync.protocol import (

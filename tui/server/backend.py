@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -187,34 +186,6 @@ def outcome_of(sid: str, exc: NotFound | Rejected, *, meta_step: bool) -> SyncOu
     if isinstance(exc, NotFound):
         return SyncOutcome(sid, None, ERR_NOT_FOUND)
     return SyncOutcome(sid, exc.acked_seq, exc.error, META_DIFFERS if meta_step else "")
-
-
-def is_postgres(target: str | Path) -> bool:
-    """Does `--db` name a PostgreSQL database rather than a SQLite file?"""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def make_backend(target: str | Path) -> Backend:
-    """The backend for `--db`: a postgresql:// DSN or a SQLite file path."""
-    if is_postgres(target):
-        from tui.server.pg_backend import PostgresBackend
-
-        return PostgresBackend(str(target))
-    from tui.server.sqlite_backend import SQLiteBackend
-
-    return SQLiteBackend(Path(target))
-
-
-def prepare_database(target: str | Path) -> str:
-    """Check the database is ours (or new), then create or migrate its schema, once, before any
-    worker starts. Returns a short description for the start-up line. ServerDatabaseError else."""
-    if is_postgres(target):
-        from tui.server.pg_backend import prepare_postgres
-
-        return prepare_postgres(str(target))
-    from tui.server.sqlite_backend import prepare_sqlite
-
-    return prepare_sqlite(Path(target))
 
 
 def list_sessions_query(table: str, mark: str, owner: str, before: str | None, limit: int) -> tuple[str, list[Any]]:

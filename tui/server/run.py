@@ -51,7 +51,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from tui.errors import SteadyChatError
 from tui.server.app import build_app, create_app
-from tui.server.backend import is_postgres, make_backend, prepare_database
+from tui.server.databases import is_postgres, make_backend, prepare_database
 
 GRACEFUL_SHUTDOWN_S = 5.0
 WORKER_ENV = "STEADYCHAT_SERVER_WORKER"
