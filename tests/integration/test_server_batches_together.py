@@ -51,7 +51,9 @@ async def _many_at_once(backend: Backend) -> None:
             results = await asyncio.gather(*calls, return_exceptions=True)
             *applied, gap, bob, unknown = results
             assert applied == [last] * len(applied), applied
-            assert isinstance(gap, Rejected) and gap.error == "gap" and gap.acked_seq == last
+            # the gap races sid(2)'s own batch of this round: either order is right, and the
+            # server names what it held at that moment
+            assert isinstance(gap, Rejected) and gap.error == "gap" and gap.acked_seq in (first - 1, last)
             assert isinstance(bob, NotFound) and isinstance(unknown, NotFound)
         for n in range(SESSIONS):
             stored = await backend.events(sid(n), ALICE, 0, 100)
