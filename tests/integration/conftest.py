@@ -13,6 +13,8 @@ import pytest
 
 from tests.databases import BACKENDS, make_server_db
 from tests.servers import ServerProcess
+from tui.server.backend import Backend
+from tui.server.databases import make_backend, prepare_database
 from tui.server.run import ServerThread
 
 TOKEN_A = "token-alpha-0123456789abcdef"
@@ -94,3 +96,10 @@ def server_process(server_db: str) -> Iterator[Callable[..., ServerProcess]]:
     finally:
         for server in started:
             server.kill()
+
+
+@pytest.fixture
+def backend(server_db: str) -> Iterator[Backend]:
+    """A prepared server backend on `server_db` (both databases), not yet opened."""
+    prepare_database(server_db)
+    yield make_backend(server_db)

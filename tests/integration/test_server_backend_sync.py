@@ -4,34 +4,17 @@ nothing, one outcome per entry; concurrent requests carrying the same session st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
+from tests.backend_rows import ALICE, BOB, META, rows, sid
 from tui.server.backend import Backend, NotFound, SyncEntry, SyncOutcome, canonical_meta
-from tui.server.databases import make_backend, prepare_database
 
-META = {"flow_id": "demo", "flow_hash": "f" * 64, "device_id": "d" * 32, "created_at": "2026-01-01T00:00:00.000Z"}
 OTHER_META = {**META, "device_id": "e" * 32}
-ALICE, BOB = "a" * 64, "b" * 64
-
-
-def sid(n: int) -> str:
-    return f"{n:032x}"
-
-
-def rows(first: int, last: int, text: str = "hi") -> list[tuple[int, str, str, str]]:
-    return [(seq, "message", "t", f'{{"text": "{text} {seq}"}}') for seq in range(first, last + 1)]
 
 
 def entry(n: int, first: int, last: int, *, meta: dict[str, str] | None = META, text: str = "hi") -> SyncEntry:
     return SyncEntry(sid(n), None if meta is None else canonical_meta(meta), rows(first, last, text) if last else [])
-
-
-@pytest.fixture
-def backend(server_db: str) -> Iterator[Backend]:
-    prepare_database(server_db)
-    yield make_backend(server_db)
 
 
 async def _scenario(backend: Backend) -> None:

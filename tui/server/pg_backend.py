@@ -234,7 +234,7 @@ class PostgresBackend:
         return False, StoredSession(sid, orjson.loads(row[1]), row[2], row[3])
 
     async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
-        first, end = batch[0][0], batch[-1][0]
+        end = batch[-1][0]
         if await self._group_append(sid, _group_item(sid, owner, batch)):
             return end
         try:
@@ -246,26 +246,9 @@ class PostgresBackend:
                 ).fetchone()
                 if row is None or row[0] != owner:
                     raise NotFound(sid)
-                last = int(row[1])
-                stored: list[EventRow] = []
-                if first <= last:
-                    stored = await (
-                        await conn.execute(
-                            "SELECT seq, type, ts, data FROM steadychat_events "
-                            "WHERE sid = %s AND seq BETWEEN %s AND %s ORDER BY seq",
-                            (sid, first, min(last, end)),
-                        )
-                    ).fetchall()
-                new = plan_batch(last, batch, stored)
-                if new:
-                    await conn.execute(_INSERT_ROWS, {"sid": sid, **_arrays(new)})
-                    await conn.execute(
-                        "UPDATE steadychat_sessions SET last_seq = %s, updated_at = %s WHERE sid = %s",
-                        (new[-1][0], now_text(), sid),
-                    )
+                return await self._append_locked(conn, sid, int(row[1]), batch)
         except psycopg.OperationalError as exc:
             raise Unavailable(str(exc)) from None
-        return end
 
     # -- the group path ----------------------------------------------------------------------------
     async def _group_append(self, sid: str, item: bytes) -> bool:
