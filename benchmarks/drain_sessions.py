@@ -11,17 +11,16 @@ holds every session, seq 1..53, and nothing is left queued.
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import TOKEN, Sizes, build_session, copy_store, now_ns, p50
+from benchmarks.common import Sizes, build_session, copy_store, p50
+from benchmarks.drain import drain_ours
 from benchmarks.drain_server import ChildServer
 
 EVENTS_PER_SESSION = 53
-DRAIN_TIMEOUT_S = 300.0
 # sessions, runs: per size mode (the key's name says 1k; `tiny` is the smoke test's toy size)
 PLAN = {"tiny": (20, 1), "quick": (1000, 2), "full": (1000, 3)}
 
@@ -52,20 +51,6 @@ def _server_counts(db: Path) -> dict[str, tuple[int, int, int]]:
     return {sid: (count, low, high) for sid, count, low, high in rows}
 
 
-def drain_once(store_path: Path, url: str) -> tuple[float, int]:
-    import httpx  # noqa: F401  (imported before the clock starts: a drain, not an import, is timed)
-
-    from tui.store import Store
-    from tui.sync.background import sync_all
-
-    with Store.open(store_path) as store:
-        gc.collect()
-        t0 = now_ns()
-        left = sync_all(store, url, TOKEN, DRAIN_TIMEOUT_S)
-        seconds = (now_ns() - t0) / 1e9
-    return seconds, left
-
-
 def measure_drain_sessions(sizes: Sizes, tmp: Path, flow: Any) -> dict[str, Any]:
     sessions, runs = PLAN.get(sizes.name, PLAN["quick"])
     queued = tmp / "many.db"
@@ -75,7 +60,7 @@ def measure_drain_sessions(sizes: Sizes, tmp: Path, flow: Any) -> dict[str, Any]
     for run in range(runs):
         db = tmp / f"server-many-{run}.db"
         with ChildServer(db) as server:
-            seconds, left = drain_once(copy_store(queued, tmp / f"many-{run}.db"), server.url)
+            seconds, left = drain_ours(copy_store(queued, tmp / f"many-{run}.db"), server.url)
         counts = _server_counts(db)
         if left == 0 and (set(counts) != set(sids) or any(c != (per, 1, per) for c in counts.values())):
             raise AssertionError("drain_1k_sessions: the server does not hold every event exactly once")
