@@ -8,7 +8,10 @@ table of the same shape (key TEXT PRIMARY KEY, value BLOB), same journal mode an
 level as the store's own connection, with the store's own statement shape: one multi-row INSERT
 of the step's rows (the honest floor; `executemany` would be slower), the cache row when due,
 one commit. The ratio says what our layers (event encoding, locking, bookkeeping) cost on top of
-what SQLite must do. After it, `answer_total_ms_p50` times whole answers (engine + commit).
+what SQLite must do. The floor's connection keeps Python's default transaction handling (a BEGIN
+before the INSERT, then COMMIT); the store's runs in autocommit mode, so its steps without the
+cache row skip those two statements (tui/store.py). After it, `answer_total_ms_p50` times whole
+answers (engine + commit); nothing but imports runs before it in `python -m benchmarks`.
 
 `measure_snapshot_vs_incremental`: at ~10,000 steps, our per-step commit versus a naive client
 that keeps the transcript in memory and, per step, rewrites the whole session as one JSON

@@ -140,7 +140,8 @@ class _DirectConnection:
     sqlitedict normally routes every statement through a worker thread and two queues; at our
     step size that hand-off costs more than the commit itself (3.6x a bare sqlite3 commit in
     `python -m benchmarks`). The tables, keys and JSON values stay exactly sqlitedict's; only
-    the transport is direct. A lock keeps it safe when the sync thread shares the store.
+    the transport is direct. A lock keeps it safe when the sync thread shares the store: a
+    transaction (`begin` ... `commit`) is run under it whole.
     """
 
     def __init__(self, path: str) -> None:
@@ -307,23 +308,23 @@ class Store:
         for event in events:  # event_key's format (zfill: cheaper than a format spec); JSON made once
             params += (prefix + str(event.seq).zfill(10), event.json_text())
         sql = _insert_events_sql(len(events))
+        cache = None if session is None else (session.id, session.model_dump_json())
         conn = self._conn
         if conn is None or not self._checked:  # closed, or the first write: the general path
-            cache = None if session is None else (session.id, session.model_dump_json())
             self._write(lambda: self._insert(sql, params, cache))
             return
-        # The hot path of every step: one multi-row insert into sqlitedict's events table
-        # (cheaper than executemany), alone its own transaction; with the cache row when due,
-        # both in one transaction. All under the connection's lock.
+        # The hot path of every step, under the connection's lock: one multi-row insert into
+        # sqlitedict's events table (cheaper than executemany), which alone is its own
+        # transaction (autocommit); with the cache row when due, one BEGIN ... COMMIT for both.
         db = conn.db
         try:
             with conn.lock:
-                if session is None:
+                if cache is None:
                     db.execute(sql, params)
                 else:
                     db.execute(BEGIN)
                     db.execute(sql, params)
-                    db.execute(_REPLACE_SESSION, (session.id, session.model_dump_json()))
+                    db.execute(_REPLACE_SESSION, cache)
                     db.commit()
         except (sqlite3.Error, RuntimeError) as exc:
             conn.rollback()
