@@ -25,6 +25,7 @@ from typing import Any
 
 from tui import engine_blocks as eb
 from tui.errors import EngineError, ScriptStoppedError
+from tui.events import EventType
 from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
 from tui.rules.answers import Fail, Skip, Success, validate_answer
 from tui.rules.conditions import evaluate_condition
@@ -96,13 +97,20 @@ class _Run:
     terminal: Emitted | None = None
     blocks_run: int = 0
     refused: set[str] = field(default_factory=set)  # variables whose too-large value was noted
+    _scope: Scope | None = None
 
     @property
     def flow(self) -> Flow:
-        return _flow_for(self.root, self.flow_key)
+        return self.root if not self.flow_key else _flow_for(self.root, self.flow_key)
 
     def scope(self) -> Scope:
-        return Scope(self.flow.variables, self.state.variables, now=self.now, next_seed=self.script_seed)
+        """The current flow's variables and values. Reused while both stay the same objects (a
+        scope reads them by reference); a link to another flow, or back, makes a new one."""
+        flow_variables, values = self.flow.variables, self.state.variables
+        scope = self._scope
+        if scope is None or scope.variables is not flow_variables or scope.values is not values:
+            scope = self._scope = Scope(flow_variables, values, now=self.now, next_seed=self.script_seed)
+        return scope
 
     def script_seed(self) -> str:
         """A script's Math.random seed: the session seed and the next counter (replays match)."""
@@ -110,7 +118,7 @@ class _Run:
         self.state.rng_counter += 1
         return f"{self.state.seed}:script:{counter}"
 
-    def emit(self, type_: str, **data: Any) -> None:
+    def emit(self, type_: EventType, **data: Any) -> None:
         self.events.append(Emitted(type=type_, data=data))
 
     def note(self, text: str) -> None:
@@ -206,13 +214,15 @@ def _private_copy(state: EngineState) -> EngineState:
     or popping from its lists, and assigning pointers (never changing one in place), so copying
     the containers is enough: a deep copy (pydantic's) was the costliest part of an answer.
     """
-    copy = state.model_copy()
-    copy.variables = {k: list(v) if isinstance(v, list) else v for k, v in state.variables.items()}
-    copy.link_stack = list(state.link_stack)
-    copy.link_frames = deepcopy(state.link_frames) if state.link_frames else []
-    copy.transcript = None if state.transcript is None else [dict(entry) for entry in state.transcript]
-    copy.pending_reply = None if state.pending_reply is None else dict(state.pending_reply)
-    return copy
+    return state.model_copy(
+        update={
+            "variables": {k: list(v) if isinstance(v, list) else v for k, v in state.variables.items()},
+            "link_stack": list(state.link_stack),
+            "link_frames": deepcopy(state.link_frames) if state.link_frames else [],
+            "transcript": None if state.transcript is None else [dict(entry) for entry in state.transcript],
+            "pending_reply": None if state.pending_reply is None else dict(state.pending_reply),
+        }
+    )
 
 
 def _finish_step(run: _Run) -> StepResult:
@@ -333,7 +343,7 @@ def _after(run: _Run, at: Pointer, edge_id: str | None) -> Pointer | None:
         return _edge_target(run, edge_id)
     group = run.flow.group(at.group_id)
     if group is not None and at.block_index + 1 < len(group.blocks):
-        return at.model_copy(update={"block_index": at.block_index + 1})
+        return Pointer(flow=at.flow, group_id=at.group_id, block_index=at.block_index + 1)
     return None
 
 

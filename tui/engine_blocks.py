@@ -17,7 +17,7 @@ from typing import Any
 from tui.flow.model import Block, Flow
 from tui.rules.answers import visible_items
 from tui.rules.expressions import evaluate_expression
-from tui.rules.richtext import rich_text_to_markdown, rich_text_to_plain
+from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
 from tui.rules.variables import Scope, is_single_variable
 from tui.steps import Choice, InputSpec, VariableValue
@@ -112,8 +112,7 @@ def _text_message(content: dict[str, Any], scope: Scope, take_latest: bool) -> d
     """A text bubble from Slate rich text (or the plain text of very old files)."""
     rich = content.get("richText")
     if isinstance(rich, list):
-        markdown = rich_text_to_markdown(rich, scope, take_latest_if_list=take_latest)
-        plain = rich_text_to_plain(rich, scope, take_latest_if_list=take_latest)
+        markdown, plain = rich_text_to_markdown_and_plain(rich, scope, take_latest_if_list=take_latest)
     else:
         plain = substitute(content.get("plainText") or "", scope, take_latest_if_list=take_latest)
         markdown = plain

@@ -23,6 +23,7 @@ Event types and their `data` (as `TypedDict`s for the type checker in `tui/event
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -32,11 +33,16 @@ from tui.events import EventType
 from tui.flow.model import VariableValue as VariableValue  # one definition; the engine imports it from here
 
 
-class Emitted(BaseModel):
-    """An event as the engine produces it: no seq, no timestamp yet."""
+@dataclass(slots=True)
+class Emitted:
+    """An event as the engine produces it: no seq, no timestamp yet.
+
+    A plain dataclass, not a model: the engine makes several per step from values it knows
+    good, and the session turns each into a `StoredEvent` (the validated, stored form) at once.
+    """
 
     type: EventType
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class StoredEvent(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.flow.model import Variable
-from tui.rules.richtext import rich_text_to_markdown, rich_text_to_plain
+from tui.rules.richtext import rich_text_to_markdown, rich_text_to_markdown_and_plain, rich_text_to_plain
 from tui.rules.variables import Scope
 
 
@@ -95,3 +95,21 @@ def test_inline_variable_line_breaks_become_spaces_but_standalone_ones_stay() ->
     values = Scope([Variable(id="m", name="Multi")], {"m": "one\n\ntwo"})
     rich = [p({"text": "Got {{Multi}}."}), p({"text": "{{Multi}}"})]
     assert rich_text_to_plain(rich, values) == "Got one two.\none\n\ntwo"
+
+
+def test_both_forms_at_once_match_each_form_alone() -> None:
+    rich = [
+        p({"text": "Hi "}, {"text": "{{Name}}", "bold": True}, {"text": " and {{List}}"}),
+        {"type": "ul", "children": [{"type": "li", "children": [{"text": "one {{Url}}"}]}]},
+        p({"type": "a", "url": "{{Url}}/a", "children": [{"text": "link"}]}),
+    ]
+    for latest in (False, True):
+        both = rich_text_to_markdown_and_plain(rich, scope(), take_latest_if_list=latest)
+        assert both == (
+            rich_text_to_markdown(rich, scope(), take_latest_if_list=latest),
+            rich_text_to_plain(rich, scope(), take_latest_if_list=latest),
+        )
+    assert both == (
+        "Hi **Ada** and y\n- one https://ex.com\n[link](https://ex.com/a)",
+        "Hi Ada and y\none https://ex.com\nlink",
+    )

@@ -19,35 +19,72 @@ _LIST_TYPES = ("ul", "ol")
 def rich_text_to_markdown(rich_text: list[Any] | None, scope: Scope, *, take_latest_if_list: bool = False) -> str:
     """Markdown for a bubble: one line per paragraph, `**bold**`, `_italic_`, `~~strike~~`,
     `` `code` ``, `[text](url)` links and `-`/`1.` lists."""
-    lines = [_block_markdown(el, scope, take_latest_if_list) for el in rich_text or []]
-    return "\n".join(lines)
+    return _markdown(rich_text, _Leaves(scope, take_latest_if_list))
 
 
 def rich_text_to_plain(rich_text: list[Any] | None, scope: Scope, *, take_latest_if_list: bool = False) -> str:
     """Plain text for a bubble: each top-level element's leaves concatenated, joined by "\\n"."""
-    return "\n".join(_plain(el, scope, take_latest_if_list) for el in rich_text or [])
+    return _plain_text(rich_text, _Leaves(scope, take_latest_if_list))
 
 
-def _plain(node: Any, scope: Scope, latest: bool) -> str:
+def rich_text_to_markdown_and_plain(
+    rich_text: list[Any] | None, scope: Scope, *, take_latest_if_list: bool = False
+) -> tuple[str, str]:
+    """Both forms of a bubble, as the two functions above give them, each leaf filled once."""
+    leaves = _Leaves(scope, take_latest_if_list)
+    return _markdown(rich_text, leaves), _plain_text(rich_text, leaves)
+
+
+class _Leaves:
+    """Each text leaf with its variables substituted, remembered for the bubble's second form.
+
+    A leaf with inline code (`{{= ... =}}`) is not remembered: its code runs for each form, as
+    it always has (it may draw random numbers, which advance the session's seeded counter)."""
+
+    def __init__(self, scope: Scope, latest: bool) -> None:
+        self.scope = scope
+        self.latest = latest
+        self._done: dict[int, str] = {}
+
+    def text(self, leaf: dict[str, Any]) -> str:
+        done = self._done.get(id(leaf))
+        if done is not None:
+            return done
+        raw = str(leaf.get("text") or "")
+        text = _leaf_text(raw, self.scope, self.latest)
+        if "{{=" not in raw:
+            self._done[id(leaf)] = text
+        return text
+
+
+def _markdown(rich_text: list[Any] | None, leaves: _Leaves) -> str:
+    return "\n".join([_block_markdown(el, leaves) for el in rich_text or []])
+
+
+def _plain_text(rich_text: list[Any] | None, leaves: _Leaves) -> str:
+    return "\n".join(_plain(el, leaves) for el in rich_text or [])
+
+
+def _plain(node: Any, leaves: _Leaves) -> str:
     if not isinstance(node, dict):
         return ""
     if "text" in node and "children" not in node:
-        return _leaf_text(node, scope, latest)
+        return leaves.text(node)
     if node.get("type") in _LIST_TYPES:
-        return "\n".join(_plain(child, scope, latest) for child in node.get("children") or [])
-    return "".join(_plain(child, scope, latest) for child in node.get("children") or [])
+        return "\n".join(_plain(child, leaves) for child in node.get("children") or [])
+    return "".join(_plain(child, leaves) for child in node.get("children") or [])
 
 
-def _block_markdown(node: Any, scope: Scope, latest: bool) -> str:
+def _block_markdown(node: Any, leaves: _Leaves) -> str:
     """One top-level element: a paragraph-like line, or a list rendered line by line."""
     if not isinstance(node, dict):
         return ""
     if node.get("type") in _LIST_TYPES:
-        return _list_markdown(node, scope, latest, depth=0)
-    return _inline_markdown(node, scope, latest)
+        return _list_markdown(node, leaves, depth=0)
+    return _inline_markdown(node, leaves)
 
 
-def _list_markdown(node: dict[str, Any], scope: Scope, latest: bool, depth: int) -> str:
+def _list_markdown(node: dict[str, Any], leaves: _Leaves, depth: int) -> str:
     ordered = node.get("type") == "ol"
     lines: list[str] = []
     for index, item in enumerate(node.get("children") or [], start=1):
@@ -56,29 +93,29 @@ def _list_markdown(node: dict[str, Any], scope: Scope, latest: bool, depth: int)
         nested: list[str] = []
         for child in (item.get("children") or []) if isinstance(item, dict) else []:
             if isinstance(child, dict) and child.get("type") in _LIST_TYPES:
-                nested.append(_list_markdown(child, scope, latest, depth + 1))
+                nested.append(_list_markdown(child, leaves, depth + 1))
             else:
-                text_parts.append(_inline_markdown(child, scope, latest))
+                text_parts.append(_inline_markdown(child, leaves))
         lines.append("   " * depth + f"{marker} " + "".join(text_parts))
         lines.extend(nested)
     return "\n".join(lines)
 
 
-def _inline_markdown(node: Any, scope: Scope, latest: bool) -> str:
+def _inline_markdown(node: Any, leaves: _Leaves) -> str:
     """Leaves with their marks, links with substituted urls, other elements by children."""
     if not isinstance(node, dict):
         return ""
     if "text" in node and "children" not in node:
-        return _leaf_markdown(node, scope, latest)
-    inner = "".join(_inline_markdown(child, scope, latest) for child in node.get("children") or [])
+        return _leaf_markdown(node, leaves)
+    inner = "".join(_inline_markdown(child, leaves) for child in node.get("children") or [])
     if node.get("type") == "a":
-        url = substitute(str(node.get("url") or ""), scope)
+        url = substitute(str(node.get("url") or ""), leaves.scope)
         return f"[{inner}]({url})" if url else inner
     return inner
 
 
-def _leaf_markdown(leaf: dict[str, Any], scope: Scope, latest: bool) -> str:
-    text = _leaf_text(leaf, scope, latest)
+def _leaf_markdown(leaf: dict[str, Any], leaves: _Leaves) -> str:
+    text = leaves.text(leaf)
     if not text.strip():
         return text
     stripped = text.strip()
@@ -95,8 +132,9 @@ def _leaf_markdown(leaf: dict[str, Any], scope: Scope, latest: bool) -> str:
     return lead + stripped + trail
 
 
-def _leaf_text(leaf: dict[str, Any], scope: Scope, latest: bool) -> str:
+def _leaf_text(raw: str, scope: Scope, latest: bool) -> str:
     """A text leaf with its variables substituted. A variable sharing the leaf with other text
     (or other variables) has its line breaks turned into spaces, as Typebot does."""
-    raw = str(leaf.get("text") or "")
+    if "{{" not in raw:
+        return raw
     return substitute(raw, scope, take_latest_if_list=latest, collapse_newlines=not is_standalone_variable(raw))

@@ -20,6 +20,7 @@ VARIABLE_PATTERN = re.compile(r"\{\{([^{}]+)\}\}")
 INLINE_CODE_PATTERN = re.compile(r"\{\{=(.+?)=\}\}")
 BARE_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _REFERENCE = re.compile(r"\{\{(.*?)\}\}")
+_NEWLINES = re.compile(r"\n+")
 
 # Every name a bare identifier can resolve to inside the engine's function body: the realm's
 # globals (own and inherited from Object.prototype) and the function's own bindings.
@@ -41,6 +42,8 @@ ENGINE_NAMES = frozenset(
 
 def _value_text(value: Any, take_latest_if_list: bool) -> str:
     """How one variable value reads inside a template: text, JSON for lists, "" for nothing."""
+    if isinstance(value, str):  # the usual case: a stored value is text
+        return value
     if take_latest_if_list and isinstance(value, list):
         value = value[-1] if value else None
     text = safe_stringify(value)
@@ -62,9 +65,11 @@ def substitute(
     """
     if not text:
         return ""
+    if "{{" not in text:  # nothing to fill: most texts of a flow
+        return text
 
     def collapse(value: str) -> str:
-        return re.sub(r"\n+", " ", value) if collapse_newlines else value
+        return _NEWLINES.sub(" ", value) if collapse_newlines and "\n" in value else value
 
     if "{{=" in text:
         text = INLINE_CODE_PATTERN.sub(lambda m: collapse(inline_code_text(m.group(1), scope)), text)

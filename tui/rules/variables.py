@@ -36,7 +36,7 @@ class Scope:
         now: datetime | None = None,
         next_seed: Callable[[], str] | None = None,
     ) -> None:
-        self.variables = list(flow_variables)
+        self.variables = flow_variables  # the flow's own list, read only (a scope is made per use)
         self.values = values
         self.now = now or datetime(1970, 1, 1, tzinfo=UTC)
         self.next_seed: Callable[[], str] = next_seed or (lambda: "0")
@@ -119,6 +119,8 @@ def _sanitize(text: str | None) -> str | None:
     """
     if not text:
         return None
+    if text.isascii():  # no surrogate in it: the usual case, without a regex pass
+        return text
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
