@@ -39,7 +39,7 @@ def _plugin_loader_stub() -> ModuleType:
     name, or plugins turned on again, loads the real module (the stub steps aside first)."""
     stub = ModuleType(_PLUGIN_LOADER)
 
-    def get_plugins() -> tuple[()] | Any:
+    def get_plugins() -> Any:
         if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _PLUGINS_OFF:
             return ()
         return _real_loader().get_plugins()
