@@ -8,6 +8,7 @@ talk to a server take `--server`/`--token` (else STEADYCHAT_SERVER/STEADYCHAT_TO
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any, BinaryIO, TypeVar
 
 import click
@@ -25,6 +27,40 @@ from tui.paths import default_store_path, flow_argument
 # The command uses no pydantic plugin; without this, building the first model scans every
 # installed package's entry points for one, on every start. An explicit setting (even empty) wins.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+_PLUGINS_OFF = ("__all__", "1", "true")  # the values pydantic's own loader reads as "no plugins"
+_PLUGIN_LOADER = "pydantic.plugin._loader"
+
+
+def _plugin_loader_stub() -> ModuleType:
+    """What `pydantic.plugin._loader` answers when plugins are off: none, without importing
+    `importlib.metadata` (and the email package under it: ~12 ms of every start) to find them.
+
+    Pydantic imports the loader only for `get_plugins`, when it builds the first model; any other
+    name, or plugins turned on again, loads the real module (the stub steps aside first)."""
+    stub = ModuleType(_PLUGIN_LOADER)
+
+    def get_plugins() -> Any:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _PLUGINS_OFF:
+            return ()
+        return _real_loader().get_plugins()
+
+    def _real_loader() -> Any:
+        if sys.modules.get(_PLUGIN_LOADER) is stub:
+            del sys.modules[_PLUGIN_LOADER]
+        return importlib.import_module(_PLUGIN_LOADER)
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):  # the import system's probes (`__path__`, ...): a plain module
+            raise AttributeError(name)
+        return getattr(_real_loader(), name)
+
+    stub.get_plugins = get_plugins  # type: ignore[attr-defined]
+    stub.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return stub
+
+
+if os.environ["PYDANTIC_DISABLE_PLUGINS"] in _PLUGINS_OFF and _PLUGIN_LOADER not in sys.modules:
+    sys.modules[_PLUGIN_LOADER] = _plugin_loader_stub()
 
 F = TypeVar("F", bound=Callable[..., Any])
 LIST_PAGE = 500  # sessions read per query by `steadychat sessions`

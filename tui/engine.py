@@ -27,9 +27,6 @@ from tui import engine_blocks as eb
 from tui.errors import EngineError, ScriptStoppedError
 from tui.events import EventType
 from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
-from tui.rules.answers import Fail, Skip, Success, validate_answer
-from tui.rules.conditions import evaluate_condition
-from tui.rules.expressions import ValueTooLarge
 from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway
 from tui.rules.templates import run_code, substitute
 from tui.rules.variables import Scope, to_stored_value
@@ -519,6 +516,8 @@ def _on_reply(run: _Run, at: Pointer, text: str, *, fire_events: bool) -> Next:
 
 def _on_input_reply(run: _Run, at: Pointer, block: Block, text: str, fire_events: bool) -> Next:
     """Validate, then refuse (retry), divert to a reply event, or save and move on."""
+    from tui.rules.answers import Fail, Skip, Success, validate_answer  # lazy: a start shows, answers come later
+
     result = validate_answer(block, text, run.scope(), now=run.now, default_invalid_message=run.flow.invalid_message)
     if fire_events:
         diverted = _reply_events(run, at, block, text, failed=isinstance(result, Fail))
@@ -612,6 +611,8 @@ def _set_reply_variables(run: _Run, event: Event, block: Block, text: str, at: P
 
 def _condition(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     """The first true item wins: its edge, or the end of this path when it has none."""
+    from tui.rules.conditions import evaluate_condition  # lazy: most first turns have no condition
+
     scope = run.scope()
     for item in block.items:
         condition = item.data.get("content")
@@ -789,6 +790,8 @@ def _fill_by_name(run: _Run, linked: Flow) -> dict[str, VariableValue]:
 
 def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     """Compute the new value by type and store it (client-side code is skipped with a note)."""
+    from tui.rules.expressions import ValueTooLarge  # lazy, with the expressions that raise it
+
     options = block.options
     variable_id = options.get("variableId")
     if not variable_id:

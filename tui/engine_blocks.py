@@ -14,9 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tui.flow.model import Block, Flow
-from tui.rules.answers import visible_items
-from tui.rules.expressions import evaluate_expression
+from tui.flow.model import Block, Flow, Item
 from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
 from tui.rules.variables import Scope, is_single_variable
@@ -228,6 +226,12 @@ def _time_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.date_format = block.options.get("format") or "HH:mm"
 
 
+def _visible_items(block: Block, scope: Scope) -> list[Item]:
+    from tui.rules.answers import visible_items  # lazy: answer rules load when a flow needs them
+
+    return visible_items(block, scope)
+
+
 def _choice_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     spec.multiple = bool(options.get("isMultipleChoice", False))
@@ -238,7 +242,7 @@ def _choice_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
         else ""
     )
     spec.choices = [
-        Choice(id=item.id, label=str(item.data.get("content") or "")) for item in visible_items(block, scope)
+        Choice(id=item.id, label=str(item.data.get("content") or "")) for item in _visible_items(block, scope)
     ]
 
 
@@ -251,7 +255,7 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
             description=item.data.get("description") or None,
             picture=item.data.get("pictureSrc") or None,
         )
-        for item in visible_items(block, scope)
+        for item in _visible_items(block, scope)
     ]
 
 
@@ -281,7 +285,7 @@ def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
             description=item.data.get("description") or None,
             picture=item.data.get("imageUrl") or None,
         )
-        for item in visible_items(block, scope)
+        for item in _visible_items(block, scope)
     ]
 
 
@@ -458,6 +462,8 @@ def set_variable_value(
         def client_failed(error: str) -> None:
             # A browser has `window`, `location`...; a terminal does not: say so (typebot-format §11).
             note(f"client script failed (Set variable {name}): {error}; its text is stored")
+
+        from tui.rules.expressions import evaluate_expression  # lazy: a start often sets nothing
 
         return evaluate_expression(
             expression, scope, on_client=on_client, on_error=client_failed if on_client else None

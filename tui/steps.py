@@ -31,6 +31,7 @@ from pydantic_core import to_json
 
 from tui.events import EventType
 from tui.flow.model import VariableValue as VariableValue  # one definition; the engine imports it from here
+from tui.flow.model import new_dict, new_list
 
 
 @dataclass(slots=True)
@@ -56,7 +57,7 @@ class StoredEvent(BaseModel):
     seq: int
     type: EventType
     ts: str
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=new_dict)
     _json: str | None = PrivateAttr(default=None)
 
     @classmethod
@@ -123,7 +124,7 @@ class InputSpec(BaseModel):
     button: str = "Send"
     long: bool = False
     multiple: bool = False
-    choices: list[Choice] = Field(default_factory=list)
+    choices: list[Choice] = Field(default_factory=new_list)
     min: float | str | None = None
     max: float | str | None = None
     step: float | None = None
@@ -156,17 +157,17 @@ class EngineState(BaseModel):
     """
 
     status: Literal["active", "completed"] = "active"
-    variables: dict[str, VariableValue] = Field(default_factory=dict)
+    variables: dict[str, VariableValue] = Field(default_factory=new_dict)
     waiting: Pointer | None = None
     input: InputSpec | None = None
     return_mark: Pointer | None = None
-    link_stack: list[Pointer] = Field(default_factory=list)
+    link_stack: list[Pointer] = Field(default_factory=new_list)
     seed: int = 0
     rng_counter: int = 0
     transcript: list[dict[str, str]] | None = None
     # Parallel to `link_stack`: the parent's saved variables (None when the link stays in the
     # same flow and shares them) and whether the child's values merge back by name on return.
-    link_frames: list[dict[str, Any]] = Field(default_factory=list)
+    link_frames: list[dict[str, Any]] = Field(default_factory=new_list)
     # A reply a `reply` event interrupted: {flow, block_id, text}; a Return to that input
     # submits it again (Typebot's auto-resume after a reply event).
     pending_reply: dict[str, str] | None = None

@@ -106,6 +106,41 @@ def test_sample_flows_run_to_the_end(tmp_path: Path, flow: str, answers: list[st
     assert listing[0]["status"] == "completed"
 
 
+def test_the_first_turn_loads_only_what_it_shows(tmp_path: Path) -> None:
+    """Start-up (issue 17): the first output needs the flow, the store and the engine. Answer
+    rules, JavaScript, sync, Typebot import and pydantic's plugin scan load when first used."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    command = [sys.executable, "-X", "importtime", "-m", "tui", "play", "flows/demo.yaml"]
+    result = subprocess.run(
+        [*command, "--store", str(tmp_path / "s.db")],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == DEMO_TRANSCRIPT.split("> Ada")[0]
+    loaded = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert {"tui.engine", "tui.store", "yaml"} <= loaded
+    later = {"importlib.metadata", "email", "tui.rules.answers", "tui.rules.conditions", "tui.rules.expressions"}
+    later |= {"tui.rules._dates", "py_mini_racer", "tui.flow.typebot", "tui.sync", "httpx", "textual"}
+    assert sorted(loaded & later) == []
+
+
+def test_pydantic_plugins_load_when_turned_back_on() -> None:
+    """The CLI answers pydantic's plugin lookup itself only while plugins are off."""
+    code = (
+        "import os, sys, tui.cli; os.environ['PYDANTIC_DISABLE_PLUGINS'] = ''\n"
+        "from pydantic.plugin._loader import get_plugins\n"
+        "print(list(get_plugins()), 'importlib.metadata' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
+    assert result.stdout.split() == ["[]", "True"], result.stderr
+
+
 def test_resume_prints_the_waiting_turn_then_goes_on(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     first = steadychat("play", "flows/support.yaml", stdin="A bug or an error\n", store=store)

@@ -61,6 +61,18 @@ MAX_ANSWER_BYTES_LIMIT = 512 * 1024
 """The most a flow may allow: an answer event must still fit the server's 1 MiB batch."""
 
 
+def new_dict() -> dict[str, Any]:
+    """A field's fresh `{}`. A plain function, not `dict`: pydantic reads each default factory's
+    signature when it builds a model, and a builtin's costs a parse of its text signature (the
+    first one compiles tokenize's patterns: ~8 ms of every start, for 20 fields)."""
+    return {}
+
+
+def new_list() -> list[Any]:
+    """A field's fresh `[]` (see `new_dict`)."""
+    return []
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -83,7 +95,7 @@ class Item(_Model):
 
     id: str
     outgoing_edge_id: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=new_dict)
 
 
 class Block(_Model):
@@ -91,9 +103,9 @@ class Block(_Model):
 
     id: str
     type: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=new_dict)
     content: dict[str, Any] | None = None
-    items: list[Item] = Field(default_factory=list)
+    items: list[Item] = Field(default_factory=new_list)
     outgoing_edge_id: str | None = None
     line: int | None = None
 
@@ -111,7 +123,7 @@ class Group(_Model):
 
     id: str
     title: str
-    blocks: list[Block] = Field(default_factory=list)
+    blocks: list[Block] = Field(default_factory=new_list)
     line: int | None = None
 
 
@@ -143,7 +155,7 @@ class Event(_Model):
     id: str
     type: Literal["start", "command", "reply", "invalidReply"] | str
     outgoing_edge_id: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=new_dict)
 
 
 class Flow(_Model):
@@ -159,13 +171,13 @@ class Flow(_Model):
     name: str
     version: str = "6.1"
     source_format: Literal["steadychat", "typebot"] = "steadychat"
-    events: list[Event] = Field(default_factory=list)
-    groups: list[Group] = Field(default_factory=list)
-    edges: list[Edge] = Field(default_factory=list)
-    variables: list[Variable] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=new_list)
+    groups: list[Group] = Field(default_factory=new_list)
+    edges: list[Edge] = Field(default_factory=new_list)
+    variables: list[Variable] = Field(default_factory=new_list)
     invalid_message: str = "Invalid message. Please, try again."
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
-    linked: dict[str, Flow] = Field(default_factory=dict)
+    linked: dict[str, Flow] = Field(default_factory=new_dict)
 
     def canonical_json(self) -> str:
         """Stable JSON text of the flow (sorted keys, no source line numbers)."""
