@@ -95,3 +95,26 @@ def server_seqs(db: str, sid: str) -> list[int]:
         return [row[0] for row in lite.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))]
     finally:
         lite.close()
+
+
+def server_session_rows(db: str, sids: list[str]) -> dict[str, int]:
+    """How many session rows the server's database holds for each of `sids`, read directly."""
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT sid, count(*) FROM steadychat_sessions WHERE sid = ANY(%s) GROUP BY sid", (sids,)
+            ).fetchall()
+    else:
+        import sqlite3
+
+        lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            marks = ",".join("?" * len(sids))
+            rows = lite.execute(
+                f"SELECT sid, count(*) FROM sessions WHERE sid IN ({marks}) GROUP BY sid", sids
+            ).fetchall()
+        finally:
+            lite.close()
+    return {sid: int(count) for sid, count in rows}

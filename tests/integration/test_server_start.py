@@ -153,7 +153,7 @@ def test_server_files_are_private_and_marked(tmp_path: Path) -> None:
             event = {"seq": 1, "type": "message", "ts": "t", "data": {}}
             assert api.post(f"/v1/sessions/{SID}/events", json={"events": [event]}).json() == {"acked_seq": 1}
         files = sorted(p.name for p in tmp_path.iterdir())
-        assert files == ["server.db", "server.db-shm", "server.db-wal"], files
+        assert files == ["server.db", "server.db-lock", "server.db-shm", "server.db-wal"], files
         for path in tmp_path.iterdir():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path.name} is {oct(path.stat().st_mode)}"
     finally:

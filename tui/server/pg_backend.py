@@ -20,6 +20,14 @@ unknown session) then takes the careful path in its own transaction: `SELECT …
 compare, insert the new part. Either way (sid, seq) is the primary key, the last line of defence
 against a duplicate.
 
+Session registrations (PUT) are grouped the same way, by the same `_Groups`: the PUTs a worker
+has waiting go as ONE `INSERT … ON CONFLICT (sid) DO NOTHING RETURNING` that also reports the
+sessions already there with the same owner and meta (answered 200 as before, from the same
+snapshot). A PUT it neither created nor confirmed (another owner, other meta, a row committed
+by someone else meanwhile) takes the per-request path. Without this, the 200 PUTs of 200 clients
+starting together went one by one through the pool, and every client's first POST queued
+behind them. The pool opens all its connections at start for the same reason.
+
 Measured on 2 cores (issue 13): per 5-event POST, one statement per batch through the pool cost
 the worker about 0.6 ms of CPU and PostgreSQL about 0.5 ms; grouped, both fall several-fold.
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +109,24 @@ added AS (
 SELECT sid FROM moved
 """
 
+_GROUP_REGISTER = """
+WITH g AS (
+    SELECT x ->> 'sid' AS sid, x ->> 'owner' AS owner, x ->> 'meta' AS meta
+    FROM json_array_elements(%(items)s::json) AS x
+),
+added AS (
+    INSERT INTO steadychat_sessions (sid, owner, meta, created, last_seq, updated_at)
+    SELECT sid, owner, meta, %(now)s, 0, %(now)s FROM g
+    ON CONFLICT (sid) DO NOTHING
+    RETURNING sid, last_seq, updated_at
+)
+SELECT sid, true, last_seq, updated_at FROM added
+UNION ALL -- a session already there (the statement's snapshot: none of the rows added above)
+SELECT s.sid, false, s.last_seq, s.updated_at
+FROM steadychat_sessions AS s JOIN g ON s.sid = g.sid AND s.owner = g.owner AND s.meta = g.meta
+WHERE s.sid = ANY(ARRAY(SELECT sid FROM g)) -- by index, whatever the planner guesses of g
+"""
+
 _INSERT_ROWS = """
 INSERT INTO steadychat_events (sid, seq, type, ts, data)
 SELECT %(sid)s, u.seq, u.type, u.ts, u.data
@@ -150,27 +177,119 @@ def _group_item(sid: str, owner: str, batch: list[EventRow]) -> bytes:
     )
 
 
-@dataclass
-class _Waiting:
-    """A batch waiting for the group statement; `moved` answers whether it was applied."""
-
-    sid: str
-    item: bytes
-    moved: asyncio.Future[bool]
-
-
-def _settle(waiting: _Waiting, moved: bool | None, error: BaseException | None = None) -> None:
-    if waiting.moved.done():  # the request was cancelled (client gone): nothing to tell
-        return
-    if error is not None:
-        waiting.moved.set_exception(error)
-    else:
-        waiting.moved.set_result(bool(moved))
+def _register_item(sid: str, owner: str, meta_text: str) -> bytes:
+    """One PUT as an element of the register statement's JSON parameter (meta as its text)."""
+    dumps = orjson.dumps
+    return b'{"sid":%b,"owner":%b,"meta":%b}' % (dumps(sid), dumps(owner), dumps(meta_text))
 
 
 def _arrays(batch: list[EventRow]) -> dict[str, list[Any]]:
     seqs, types, tss, datas = zip(*batch, strict=True)
     return {"seqs": list(seqs), "types": list(types), "tss": list(tss), "datas": list(datas)}
+
+
+@dataclass
+class _Waiting:
+    """A request waiting for its group's statement; `answer` is what the statement said of it
+    (None: it did not apply, and changed nothing)."""
+
+    key: str
+    item: bytes
+    answer: asyncio.Future[Any]
+
+
+def _settle(waiting: _Waiting, answer: Any, error: BaseException | None = None) -> None:
+    if waiting.answer.done():  # the request was cancelled (client gone): nothing to tell
+        return
+    if error is not None:
+        waiting.answer.set_exception(error)
+    else:
+        waiting.answer.set_result(answer)
+
+
+GroupStatement = Callable[[str], Awaitable[dict[str, Any]]]
+"""Runs one group: given the JSON array of the group's items, returns key → answer for each item
+it applied, in one statement and one commit."""
+
+
+class _Groups:
+    """Requests of one kind (event batches, or session registrations) that a worker has waiting
+    at the same moment, sent to PostgreSQL as ONE statement with ONE parameter and ONE commit.
+
+    Each request is an item of a JSON array, keyed by its session: a group holds at most one item
+    per key (a second one waits for the next group), at most GROUP_MAX items and GROUP_BYTES.
+    At most LANES groups run at once; under light load a group is one request and waits for
+    nothing. A request the statement did not apply gets None (the caller then takes its careful
+    path, in its own transaction). One item's error must not fail the others: the group is then
+    retried one item at a time. A lost database fails the whole group as Unavailable."""
+
+    def __init__(self, statement: GroupStatement) -> None:
+        self._statement = statement
+        self._waiting: list[_Waiting] = []
+        self._lanes = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: str, item: bytes) -> Any:
+        """Queue one item for the next group; its answer once committed, None if not applied."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(key, item, loop.create_future())
+        self._waiting.append(waiting)
+        if self._lanes < LANES:
+            self._lanes += 1
+            task = loop.create_task(self._lane())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await waiting.answer
+
+    def _take(self) -> list[_Waiting]:
+        """The oldest waiting items, one per key, up to GROUP_MAX and GROUP_BYTES."""
+        group: list[_Waiting] = []
+        rest: list[_Waiting] = []
+        keys: set[str] = set()
+        size = 0
+        for waiting in self._waiting:
+            full = len(group) >= GROUP_MAX or (group and size + len(waiting.item) > GROUP_BYTES)
+            if full or waiting.key in keys or waiting.answer.done():
+                if not waiting.answer.done():
+                    rest.append(waiting)
+                continue
+            group.append(waiting)
+            keys.add(waiting.key)
+            size += len(waiting.item)
+        self._waiting = rest
+        return group
+
+    async def _lane(self) -> None:
+        """Run group statements while items wait (bounded: each round takes at least one)."""
+        try:
+            while self._waiting:
+                group = self._take()
+                if group:
+                    await self._run(group)
+        finally:
+            self._lanes -= 1
+
+    async def _run(self, group: list[_Waiting]) -> None:
+        param = b"[" + b",".join(waiting.item for waiting in group) + b"]"
+        try:
+            answers = await self._statement(param.decode())
+        except psycopg.OperationalError as exc:
+            for waiting in group:
+                _settle(waiting, None, Unavailable(str(exc)))
+            return
+        except psycopg.Error as exc:
+            if len(group) == 1:
+                _settle(group[0], None, exc)
+                return
+            for waiting in group:  # one item's error must not fail the others: each alone
+                await self._run([waiting])
+            return
+        except BaseException as exc:  # cancelled at shutdown, or a bug: no caller may hang
+            for waiting in group:
+                _settle(waiting, None, exc if isinstance(exc, Exception) else Unavailable("server stopping"))
+            raise
+        for waiting in group:
+            _settle(waiting, answers.get(waiting.key))
 
 
 class PostgresBackend:
@@ -180,14 +299,13 @@ class PostgresBackend:
         self.dsn = dsn
         self.description = f"PostgreSQL {redact(dsn)}"
         self._pool: AsyncConnectionPool | None = None
-        self._waiting: list[_Waiting] = []
-        self._lanes = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._appends = _Groups(self._append_group)
+        self._registers = _Groups(self._register_group)
 
     async def open(self) -> None:
         pool = AsyncConnectionPool(
             self.dsn,
-            min_size=LANES,
+            min_size=POOL_MAX,  # every connection opened now: a first burst pays for no connect
             max_size=POOL_MAX,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             open=False,
@@ -210,6 +328,10 @@ class PostgresBackend:
         return self._pool
 
     async def register(self, sid: str, owner: str, meta_text: str) -> tuple[bool, StoredSession]:
+        found = await self._registers.submit(sid, _register_item(sid, owner, meta_text))
+        if found is not None:  # created, or already there with this owner and this meta
+            created, last_seq, updated_at = found
+            return created, StoredSession(sid, orjson.loads(meta_text), last_seq, updated_at)
         now = now_text()
         try:
             async with self.pool.connection() as conn:
@@ -235,7 +357,7 @@ class PostgresBackend:
 
     async def apply_batch(self, sid: str, owner: str, batch: list[EventRow], body: bytes | None = None) -> int:
         end = batch[-1][0]
-        if await self._group_append(sid, _group_item(sid, owner, batch)):
+        if await self._appends.submit(sid, _group_item(sid, owner, batch)):
             return end
         try:
             async with self.pool.connection() as conn, conn.transaction():
@@ -250,71 +372,16 @@ class PostgresBackend:
         except psycopg.OperationalError as exc:
             raise Unavailable(str(exc)) from None
 
-    # -- the group path ----------------------------------------------------------------------------
-    async def _group_append(self, sid: str, item: bytes) -> bool:
-        """Queue one batch for the next group statement; True once it is committed, False if it
-        did not move its session (then it changed nothing)."""
-        loop = asyncio.get_running_loop()
-        waiting = _Waiting(sid, item, loop.create_future())
-        self._waiting.append(waiting)
-        if self._lanes < LANES:
-            self._lanes += 1
-            task = loop.create_task(self._lane())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await waiting.moved
+    # -- the group statements (see `_Groups`) ----------------------------------------------------
+    async def _append_group(self, items: str) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_GROUP_APPEND, (items, now_text()), prepare=True)
+            return {row[0]: True for row in await cur.fetchall()}
 
-    def _take_group(self) -> list[_Waiting]:
-        """The oldest waiting batches, one per session, up to GROUP_MAX and GROUP_BYTES."""
-        group: list[_Waiting] = []
-        rest: list[_Waiting] = []
-        sids: set[str] = set()
-        size = 0
-        for waiting in self._waiting:
-            full = len(group) >= GROUP_MAX or (group and size + len(waiting.item) > GROUP_BYTES)
-            if full or waiting.sid in sids or waiting.moved.done():
-                if not waiting.moved.done():
-                    rest.append(waiting)
-                continue
-            group.append(waiting)
-            sids.add(waiting.sid)
-            size += len(waiting.item)
-        self._waiting = rest
-        return group
-
-    async def _lane(self) -> None:
-        """Run group statements while batches wait (bounded: each round takes at least one)."""
-        try:
-            while self._waiting:
-                group = self._take_group()
-                if group:
-                    await self._run_group(group)
-        finally:
-            self._lanes -= 1
-
-    async def _run_group(self, group: list[_Waiting]) -> None:
-        param = b"[" + b",".join(waiting.item for waiting in group) + b"]"
-        try:
-            async with self.pool.connection() as conn:
-                cur = await conn.execute(_GROUP_APPEND, (param.decode(), now_text()), prepare=True)
-                moved = {row[0] for row in await cur.fetchall()}
-        except psycopg.OperationalError as exc:
-            for waiting in group:
-                _settle(waiting, None, Unavailable(str(exc)))
-            return
-        except psycopg.Error as exc:
-            if len(group) == 1:
-                _settle(group[0], None, exc)
-                return
-            for waiting in group:  # one batch's error must not fail the others: each alone
-                await self._run_group([waiting])
-            return
-        except BaseException as exc:  # cancelled at shutdown, or a bug: no caller may hang
-            for waiting in group:
-                _settle(waiting, None, exc if isinstance(exc, Exception) else Unavailable("server stopping"))
-            raise
-        for waiting in group:
-            _settle(waiting, waiting.sid in moved)
+    async def _register_group(self, items: str) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_GROUP_REGISTER, {"items": items, "now": now_text()}, prepare=True)
+            return {sid: (created, int(last), updated) for sid, created, last, updated in await cur.fetchall()}
 
     async def sync_sessions(self, owner: str, entries: list[SyncEntry]) -> list[SyncOutcome]:
         """Every entry of a POST /v1/sync on one connection in one transaction, each entry in
