@@ -15,6 +15,7 @@ import itertools
 import json
 import random
 import sqlite3
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from tui.steps import StoredEvent
 from tui.store import SessionRecord, Store
 from tui.sync.client import SyncClient
 from tui.sync.status import ConnState, SyncStatus
+from tui.sync.transport import tls_for
 
 TOKEN = "unit-token-0123456789"
 URL = "http://sync.test"
@@ -96,6 +98,7 @@ class FaultTransport(httpx.AsyncBaseTransport):
             "path": request.url.path,
             "fault": fault,
             "acked_a": self.store.acked_seq(SID_A),
+            "content": request.content,
         }
         self.calls.append(call)
         if fault == "connect":
@@ -109,6 +112,9 @@ class FaultTransport(httpx.AsyncBaseTransport):
             await response.aread()
             call["server_status"] = response.status_code
             raise httpx.RemoteProtocolError("server disconnected without sending a response", request=request)
+        if fault == "short_ack":  # the server commits it all, the answer says 5 fewer
+            response = await self.inner.handle_async_request(request)
+            return httpx.Response(response.status_code, content=_shorten_acks(await response.aread(), 5))
         if isinstance(fault, tuple):
             status, headers, body = fault
             return httpx.Response(status, headers=headers, content=body)
@@ -118,6 +124,22 @@ class FaultTransport(httpx.AsyncBaseTransport):
 
     def requests(self, method: str | None = None) -> list[dict[str, Any]]:
         return [c for c in self.calls if method is None or c["method"] == method]
+
+
+def _shorten_acks(body: bytes, by: int) -> bytes:
+    answer = json.loads(body)
+    for result in answer.get("results", [answer]):
+        if "acked_seq" in result:
+            result["acked_seq"] -= by
+    return json.dumps(answer).encode()
+
+
+def _first_seqs(request: httpx.Request) -> dict[str, int]:
+    """sid → first seq of the events a POST carries (per-session POST or POST /v1/sync)."""
+    body = json.loads(request.content)
+    if "sessions" in body:
+        return {entry["sid"]: entry["events"][0]["seq"] for entry in body["sessions"] if entry.get("events")}
+    return {request.url.path.split("/")[3]: body["events"][0]["seq"]}
 
 
 class Statuses:
@@ -215,6 +237,14 @@ class Env:
         finally:
             conn.close()
         return [{"seq": seq, "type": kind, "ts": ts, "data": json.loads(data)} for seq, kind, ts, data in rows]
+
+    def server_last_seq(self, sid: str) -> int:
+        conn = sqlite3.connect(f"file:{self.server_db}?mode=ro", uri=True, timeout=10)
+        try:
+            row = conn.execute("SELECT last_seq FROM sessions WHERE sid = ?", (sid,)).fetchone()
+        finally:
+            conn.close()
+        return row[0] if row else 0
 
     def assert_invariant(self, *sids: str) -> None:
         """Server events == client events, seq 1..N, nothing more; every event acked."""
@@ -385,6 +415,49 @@ async def test_lost_ack_is_resent_and_acknowledged_again(env: Env) -> None:
     assert posts[0]["fault"] == "lost_ack" and posts[0]["server_status"] == 200  # the server committed
     assert posts[1]["acked_a"] == 0 and posts[1]["status"] == 200  # resent, acknowledged again
     assert sum("sent aaaaaaaa 1..25" in line for line in env.logs) == 1  # the ack committed once
+    env.assert_invariant(SID_A)
+
+
+async def test_a_long_session_goes_in_order_under_random_faults(env: Env) -> None:
+    """Batch k+1 of a session leaves only once the server holds batch k, also when the client
+    reads it ahead while k travels; cuts, lost answers and 5xx drawn from a seeded RNG."""
+    env.add(SID_A, 1, 150)
+    early: list[tuple[int, int]] = []
+
+    def check_order(request: httpx.Request) -> Fault | None:
+        if request.method == "POST":
+            first = _first_seqs(request).get(SID_A)
+            held = env.server_last_seq(SID_A)
+            if first is not None and first > held + 1:
+                early.append((first, held))
+        return None
+
+    rng = random.Random(SEED)
+    faults: list[Fault] = ["connect", "lost_ack", "short_ack", (500, {}, b"oops"), (503, {"Retry-After": "1"}, b"")]
+    env.transport.rules += [
+        check_order,
+        lambda r: rng.choice(faults) if r.method == "POST" and rng.random() < 0.3 else None,
+    ]
+    client = env.client(batch_size=10)
+    for _ in range(30):  # bounded: each drain ends early once everything is acked
+        if await client.drain(30) == 0:
+            break
+    assert early == []
+    assert all(any(c["fault"] == kind for c in env.transport.calls) for kind in ("lost_ack", "short_ack"))
+    env.assert_invariant(SID_A)
+
+
+async def test_a_short_ack_resends_from_the_acked_seq_not_from_the_batch_read_ahead(env: Env) -> None:
+    env.add(SID_A, 1, 40)
+    env.transport.rules.append(
+        lambda r: "short_ack" if r.method == "POST" and _first_seqs(r).get(SID_A) == 11 else None
+    )
+    assert await env.client(batch_size=10).drain(10) == 0
+    firsts = [
+        _first_seqs(httpx.Request("POST", URL + c["path"], content=c["content"]))[SID_A]
+        for c in env.transport.requests("POST")
+    ]
+    assert firsts[:4] == [1, 11, 16, 26]  # 11..20 acknowledged up to 15 only: 16.. next, not 21..
     env.assert_invariant(SID_A)
 
 
@@ -593,3 +666,16 @@ async def test_many_sessions_under_random_faults_land_exactly_once(env: Env) -> 
     assert client.pending() == 0
     assert any(c["fault"] == "lost_ack" for c in env.transport.calls)
     env.assert_invariant(*sids)
+
+
+# ------------------------------------------------------------------ TLS settings
+def test_a_plain_http_server_skips_the_ca_bundle_and_trusts_no_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    bare = tls_for("http://127.0.0.1:8787")
+    assert isinstance(bare, ssl.SSLContext)
+    assert bare.verify_mode is ssl.CERT_REQUIRED and bare.check_hostname  # fails closed should TLS happen
+    assert bare.cert_store_stats()["x509_ca"] == 0
+    assert tls_for("https://sync.example") is True
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:3128")
+    assert tls_for("http://sync.example") is True  # an https proxy needs the bundle

@@ -167,28 +167,35 @@ raises NoMeta when it must be registered but cannot be."""
 NO_META = "no session record or start event to register the session with"
 
 
-def read_sync_request(store: Outbox, sids: list[str], meta_of: MetaOf, budget: Budget) -> SyncRequestBody:
+def read_sync_request(
+    store: Outbox, sids: list[str], meta_of: MetaOf, budget: Budget, after: dict[str, int] | None = None
+) -> SyncRequestBody:
     """Pack the next events of `sids`, in order, into one POST /v1/sync body (worker thread).
 
-    Each entry starts right after the session's acked seq. Packing stops at the first session
+    Each entry starts right after the session's acked seq, or after `after[sid]` when given (the
+    end of a batch still in flight, to read the next one ahead). Packing stops at the first session
     that does not fit; it and the rest go to `untouched`. A session whose next event cannot be
     an entry goes to `solo` (it fits a POST of its own) or `poison` (it fits no body), as does
     a session the store cannot read or that cannot be registered."""
     packer = _Packer(budget)
     out = SyncRequestBody()
     for index, sid in enumerate(sids):
-        if packer.full() or not _pack_one(store, sid, meta_of, packer, out):
+        start = None if after is None else after[sid]
+        if packer.full() or not _pack_one(store, sid, start, meta_of, packer, out):
             out.untouched += sids[index:]
             break
     out.body = packer.body() if out.entries else b""
     return out
 
 
-def _pack_one(store: Outbox, sid: str, meta_of: MetaOf, packer: _Packer, out: SyncRequestBody) -> bool:
-    """Add `sid`'s next events; False (nothing added) when the request has no room left."""
+def _pack_one(
+    store: Outbox, sid: str, start: int | None, meta_of: MetaOf, packer: _Packer, out: SyncRequestBody
+) -> bool:
+    """Add `sid`'s next events after `start` (None: its acked seq); False (nothing added) when
+    the request has no room left."""
     limit = min(packer.budget.per_session, packer.budget.total_events - packer.events)
     try:
-        after = store.acked_seq(sid)
+        after = store.acked_seq(sid) if start is None else start
         rows = store.raw_events(sid, after, limit + 1)
         meta = meta_of(sid) if rows else None
     except (StoreError, NoMeta) as exc:

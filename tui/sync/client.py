@@ -57,7 +57,7 @@ from tui.sync.protocol import MAX_BATCH_EVENTS
 from tui.sync.remote import ServerApi
 from tui.sync.session_drain import SessionDrain
 from tui.sync.status import Phase, SyncStatus, compose_status
-from tui.sync.transport import MAX_ANSWER_BYTES, Requester
+from tui.sync.transport import MAX_ANSWER_BYTES, Requester, tls_for
 
 __all__ = ["MAX_ANSWER_BYTES", "SyncClient", "encode_batch", "encode_raw_batch"]
 
@@ -261,6 +261,7 @@ class SyncClient:
             base_url=self.server_url or "",
             timeout=timeout,
             transport=self._transport,
+            verify=tls_for(self.server_url or ""),
             headers={"User-Agent": "steadychat-sync/1"},
         ) as http:
             requester = Requester(

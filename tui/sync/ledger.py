@@ -89,15 +89,15 @@ class Ledger:
             self.store.set_acked_seq(sid, seq)
         self.pending[sid] = max(0, self.store.last_seq(sid) - seq)
 
-    def acked_many(self, acks: dict[str, int]) -> None:
-        """`acked` for many sessions, committed in one transaction (a sync answer's acks)."""
+    def commit_acks(self, acks: dict[str, int]) -> dict[str, int]:
+        """`acked` for many sessions in one transaction (a sync answer's acks), store only, so
+        safe on a worker thread: returns their pending counts for the caller to put in `pending`."""
         from tui.store import SessionRewrite
 
         forward = {sid: seq for sid, seq in acks.items() if seq > self.store.acked_seq(sid)}
         if forward:
             self.store.rewrite(*(SessionRewrite(sid, acked_seq=seq) for sid, seq in forward.items()))
-        for sid, seq in acks.items():
-            self.pending[sid] = max(0, self.store.last_seq(sid) - seq)
+        return {sid: max(0, self.store.last_seq(sid) - seq) for sid, seq in acks.items()}
 
     def rewind(self, sid: str, seq: int) -> None:
         """The server holds less than we thought (restored from a backup): resend after `seq`."""

@@ -13,6 +13,16 @@ only after its answer is judged. Its ack is committed only from a parsed 200 who
 names it with a seq inside the batch. A lost answer, a cut or a cancelled request leaves its
 sessions un-acked, and the resend is acknowledged again by the server.
 
+Reading on while a request is in flight: when the queue is empty (one long session, or the
+tail of many), the sessions of one request in flight have their next batch read ahead, starting
+after the seqs in flight (already committed locally, so nothing changes under the read). That
+follow-up is sent only once the request's answer acknowledges every one of its sessions up to
+the last seq sent, so batch k+1 still leaves after batch k is acknowledged; the sessions then
+move from the answered request to the follow-up, and its ack commit runs while the follow-up
+travels (an ack not yet committed only means a resend, acknowledged again). Any other answer
+drops the follow-up unread, with no effect. For one session this leaves the link idle only for
+the time to judge an answer, not to read and encode the next 500 events as well.
+
 How answers are treated (the whole request, then each session's result):
 
 | answer                              | what happens                                           |
@@ -86,6 +96,7 @@ class MultiDrain:
         self.solo: list[str] = []
         self._queue: deque[str] = deque()
         self._ahead: asyncio.Task[SyncRequestBody] | None = None
+        self._follow: tuple[SyncRequestBody, asyncio.Task[SyncRequestBody]] | None = None
         self._with_meta_again: set[str] = set()
 
     async def run(self, sids: list[str]) -> list[str]:
@@ -100,11 +111,11 @@ class MultiDrain:
                 done, _ = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     inflight.discard(task)
-                    self._judge(*task.result())
+                    await self._answered(inflight, *task.result())
                 self._publish()
         finally:
-            await _cancel(inflight, self._ahead)
-            self._ahead = None
+            await _cancel(inflight, self._ahead, self._follow[1] if self._follow else None)
+            self._ahead = self._follow = None
         if not self._queue and not self.unsupported:
             self.pace.slow_ceiling = None  # drained: the next backlog may meet a faster link
         return self.solo
@@ -120,9 +131,19 @@ class MultiDrain:
             request = await self._ahead
             self._ahead = None
             if request.entries:
-                inflight.add(asyncio.ensure_future(self._send(request)))
+                self._launch(inflight, request)
         if self._ahead is None and self._queue:
             self._ahead = self._read_ahead()
+
+    def _launch(self, inflight: set[asyncio.Task[Sent]], request: SyncRequestBody) -> None:
+        """Send `request`; with nothing else to read, read its sessions' next batch meanwhile."""
+        inflight.add(asyncio.ensure_future(self._send(request)))
+        if self._follow is None and self._ahead is None and not self._queue:
+            after = {entry.sid: entry.last for entry in request.entries}
+            limit = self.pace.limit
+            budget = Budget(per_session=limit, total_events=min(MAX_SYNC_EVENTS, limit * SESSIONS_PER_BATCH_LIMIT))
+            read = asyncio.to_thread(read_sync_request, self.ledger.store, list(after), _registered, budget, after)
+            self._follow = (request, asyncio.ensure_future(read))
 
     def _read_ahead(self) -> asyncio.Task[SyncRequestBody]:
         candidates = [self._queue.popleft() for _ in range(len(self._queue))]
@@ -132,11 +153,15 @@ class MultiDrain:
 
     async def _read(self, candidates: list[str], budget: Budget) -> SyncRequestBody:
         request = await asyncio.to_thread(read_sync_request, self.ledger.store, candidates, self._meta_of, budget)
+        self._take(request)
+        return request
+
+    def _take(self, request: SyncRequestBody) -> None:
+        """Place the sessions a read did not put in the request: back in the queue, poison, solo."""
         self._queue.extendleft(reversed(request.untouched))
         for sid, reason in request.poison.items():
             self.ledger.conflict(sid, f"{reason}; poison, kept locally")
         self.solo += request.solo
-        return request
 
     def _meta_of(self, sid: str) -> bytes | None:
         if sid in self.ledger.registered:
@@ -151,9 +176,41 @@ class MultiDrain:
         return request, await self.requester.request("POST", SYNC_PATH, request.body)
 
     # ----------------------------------------------------------------- judging answers
+    async def _answered(self, inflight: set[asyncio.Task[Sent]], request: SyncRequestBody, answer: Answer) -> None:
+        """Judge `answer`; when it acknowledges all of `request`, send the follow-up read for it
+        first, and leave its sessions to it (see the module doc)."""
+        results = _parsed(request, answer)
+        follow = await self._follow_up(request, results)
+        if follow is None:
+            if results is None:
+                self._judge(request, answer)
+            else:
+                self._results(request, results, self.ledger.commit_acks(_acks(request, results)), set())
+            return
+        if follow.entries:
+            self._launch(inflight, follow)
+        taken = {entry.sid for entry in follow.entries}
+        taken.update(follow.untouched, follow.poison, follow.solo)
+        assert results is not None  # a follow-up is only taken on a whole acknowledgement
+        # the store's commit (and, the first time, its quick_check) runs while the follow-up travels
+        counts = await asyncio.to_thread(self.ledger.commit_acks, _acks(request, results))
+        self._results(request, results, counts, taken)
+        self._take(follow)
+
+    async def _follow_up(self, request: SyncRequestBody, results: list[SyncResult] | None) -> SyncRequestBody | None:
+        """The next batch read ahead for `request`, if there is one and its answer allows it."""
+        if self._follow is None or self._follow[0] is not request:
+            return None
+        _, read = self._follow
+        self._follow = None
+        if results is None or not all(map(_whole, request.entries, results)):
+            await _cancel(set(), read)
+            return None
+        return await read
+
     def _judge(self, request: SyncRequestBody, answer: Answer) -> None:
         if answer.status == 200:
-            self._results(request, answer)
+            raise ServerRefusalError(f"acknowledgement not understood for {len(request.entries)} sessions")
         elif answer.status in (404, 405):
             self.unsupported = True
         elif answer.status == 413:
@@ -172,23 +229,23 @@ class MultiDrain:
         entry = request.entries[0]
         self.ledger.conflict(entry.sid, f"event {entry.first} is too large for the server (413); poison, kept locally")
 
-    def _results(self, request: SyncRequestBody, answer: Answer) -> None:
-        parsed = parse_model(SyncAnswer, answer.body)
-        results = [] if parsed is None else parsed.results
-        if len(results) != len(request.entries) or not all(map(_understood, request.entries, results)):
-            raise ServerRefusalError(f"acknowledgement not understood for {len(request.entries)} sessions")
-        pairs = list(zip(request.entries, results, strict=True))
-        self.ledger.acked_many({e.sid: r.acked_seq for e, r in pairs if r.error is None and r.acked_seq is not None})
-        for entry, result in pairs:
-            self._result(entry, result)
+    def _results(
+        self, request: SyncRequestBody, results: list[SyncResult], counts: dict[str, int], taken: set[str]
+    ) -> None:
+        """A 200 understood for every entry, its acks committed (`counts`: the acked sessions'
+        pending counts); sessions in `taken` went on with a follow-up."""
+        self.ledger.pending.update(counts)
+        for entry, result in zip(request.entries, results, strict=True):
+            self._result(entry, result, entry.sid in taken)
         self.pace.grow()
 
-    def _result(self, entry: Entry, result: SyncResult) -> None:
+    def _result(self, entry: Entry, result: SyncResult, taken: bool = False) -> None:
         sid = entry.sid
         if result.error is None and result.acked_seq is not None:  # committed by `_results`
             self.ledger.registered.add(sid)
             self._log(f"sent {short(sid)} {entry.first}..{result.acked_seq}")
-            self._again_if_pending(sid)
+            if not taken:
+                self._again_if_pending(sid)
         elif result.error == ERR_DIVERGED:
             self._diverged(entry, result)
         elif result.error == ERR_GAP:
@@ -236,6 +293,34 @@ def _weight(request: SyncRequestBody) -> int:
     return max(largest, -(-request.events // SESSIONS_PER_BATCH_LIMIT))
 
 
+def _registered(_sid: str) -> bytes | None:
+    """`MetaOf` for a follow-up: it is sent only after its sessions were acknowledged, hence
+    registered."""
+    return None
+
+
+def _parsed(request: SyncRequestBody, answer: Answer) -> list[SyncResult] | None:
+    """The results of a 200 that answers every entry of `request` understandably, else None."""
+    if answer.status != 200:
+        return None
+    parsed = parse_model(SyncAnswer, answer.body)
+    results = [] if parsed is None else parsed.results
+    if len(results) != len(request.entries) or not all(map(_understood, request.entries, results)):
+        return None
+    return results
+
+
+def _acks(request: SyncRequestBody, results: list[SyncResult]) -> dict[str, int]:
+    """sid → acked seq for the entries `results` acknowledges."""
+    pairs = zip(request.entries, results, strict=True)
+    return {e.sid: r.acked_seq for e, r in pairs if r.error is None and r.acked_seq is not None}
+
+
+def _whole(entry: Entry, result: SyncResult) -> bool:
+    """Does `result` acknowledge `entry` up to its last seq?"""
+    return result.error is None and result.acked_seq == entry.last
+
+
 def _understood(entry: Entry, result: SyncResult) -> bool:
     """Does `result` answer `entry` in a way this client can act on without guessing?"""
     if result.sid != entry.sid:
@@ -247,8 +332,8 @@ def _understood(entry: Entry, result: SyncResult) -> bool:
     return result.error in (ERR_DIVERGED, ERR_NOT_FOUND, ERR_INVALID, ERR_TOO_LARGE)
 
 
-async def _cancel(inflight: set[asyncio.Task[Sent]], ahead: asyncio.Task[SyncRequestBody] | None) -> None:
-    tasks: list[asyncio.Future[Any]] = [*inflight, *([ahead] if ahead is not None else [])]
+async def _cancel(inflight: set[asyncio.Task[Sent]], *reads: asyncio.Task[SyncRequestBody] | None) -> None:
+    tasks: list[asyncio.Future[Any]] = [*inflight, *(read for read in reads if read is not None)]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

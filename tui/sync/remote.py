@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tui.errors import SyncError
 from tui.steps import StoredEvent
 from tui.sync.protocol import MAX_BATCH_EVENTS, EventPage, ListedSession, SessionInfo, SessionList
+from tui.sync.transport import tls_for
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_LIST_PAGES = 200
@@ -41,6 +42,7 @@ class ServerApi:
             base_url=self.url,
             timeout=timeout,
             transport=transport,
+            verify=tls_for(self.url),
             headers={"Authorization": f"Bearer {token}", "User-Agent": "steadychat-sync/1"},
         )
 
