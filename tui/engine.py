@@ -33,6 +33,9 @@ from tui.rules.variables import Scope, to_stored_value
 from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue
 
 MAX_BLOCKS_PER_STEP = 1000
+# An input event's data is its spec as JSON values: `model_dump(mode="json")` without its
+# Python wrapper (the same serializer, the same output), once per step.
+_SPEC_SERIALIZER = InputSpec.__pydantic_serializer__
 LIMIT_MESSAGE = (
     f"stopped: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting for input (a loop without an input?)"
 )
@@ -270,7 +273,7 @@ def _limit_reached(run: _Run, group: Group) -> _Stop:
 def _pause(run: _Run, at: Pointer, spec: InputSpec) -> _Stop:
     """Wait here for a reply."""
     run.state.waiting, run.state.input, run.state.pending_reply = at, spec, None
-    run.terminal = Emitted(type="input", data=spec.model_dump(mode="json"))
+    run.terminal = Emitted(type="input", data=_SPEC_SERIALIZER.to_python(spec, mode="json"))
     return STOP
 
 

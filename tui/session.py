@@ -366,7 +366,7 @@ class Session:
     ) -> list[StoredEvent]:
         ts = format_ts(now)
         first = self.record.last_seq + 1
-        stored = [StoredEvent.committed(first + i, e.type, ts, e.data) for i, e in enumerate(emitted)]
+        stored = StoredEvent.committed(first, ts, emitted)
         record = self.record.model_copy(
             update={
                 "state": state,
