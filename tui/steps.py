@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic_core import to_json
@@ -106,6 +106,21 @@ class StoredEvent(BaseModel):
 
 
 _ALL_FIELDS = frozenset(("seq", "type", "ts", "data"))
+
+_Plain = TypeVar("_Plain", bound=BaseModel)
+
+
+def copy_with(model: _Plain, update: dict[str, Any]) -> _Plain:
+    """`model.model_copy(update=update)` for a model without extra fields or private attributes
+    (EngineState, SessionRecord): the same shallow copy, without pydantic's general path. It
+    runs twice per answer."""
+    copy = model.__class__.__new__(model.__class__)
+    set_ = object.__setattr__
+    set_(copy, "__dict__", {**model.__dict__, **update})
+    set_(copy, "__pydantic_extra__", None)
+    set_(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    set_(copy, "__pydantic_private__", None)
+    return copy
 
 
 class Choice(BaseModel):
