@@ -15,13 +15,14 @@ the parent by name if the link merges results (v6 default: no; before v6: yes).
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui import engine_blocks as eb
 from tui.errors import EngineError, ScriptStoppedError
@@ -30,9 +31,15 @@ from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
 from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway
 from tui.rules.templates import run_code, substitute
 from tui.rules.variables import Scope, to_stored_value
-from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue
+from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue, copy_with
+
+if TYPE_CHECKING:
+    from tui.rules.answers import AnswerResult, Fail, Skip, Success
 
 MAX_BLOCKS_PER_STEP = 1000
+# An input event's data is its spec as JSON values: `model_dump(mode="json")` without its
+# Python wrapper (the same serializer, the same output), once per step.
+_SPEC_SERIALIZER = InputSpec.__pydantic_serializer__
 LIMIT_MESSAGE = (
     f"stopped: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting for input (a loop without an input?)"
 )
@@ -211,14 +218,15 @@ def _private_copy(state: EngineState) -> EngineState:
     or popping from its lists, and assigning pointers (never changing one in place), so copying
     the containers is enough: a deep copy (pydantic's) was the costliest part of an answer.
     """
-    return state.model_copy(
-        update={
+    return copy_with(
+        state,
+        {
             "variables": {k: list(v) if isinstance(v, list) else v for k, v in state.variables.items()},
             "link_stack": list(state.link_stack),
             "link_frames": deepcopy(state.link_frames) if state.link_frames else [],
             "transcript": None if state.transcript is None else [dict(entry) for entry in state.transcript],
             "pending_reply": None if state.pending_reply is None else dict(state.pending_reply),
-        }
+        },
     )
 
 
@@ -270,7 +278,7 @@ def _limit_reached(run: _Run, group: Group) -> _Stop:
 def _pause(run: _Run, at: Pointer, spec: InputSpec) -> _Stop:
     """Wait here for a reply."""
     run.state.waiting, run.state.input, run.state.pending_reply = at, spec, None
-    run.terminal = Emitted(type="input", data=spec.model_dump(mode="json"))
+    run.terminal = Emitted(type="input", data=_SPEC_SERIALIZER.to_python(spec, mode="json"))
     return STOP
 
 
@@ -446,7 +454,7 @@ def _bubble(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     message = eb.bubble_message(block, run.scope(), take_latest=take_latest)
     if message is None:
         return CONTINUE
-    run.emit("message", **message)
+    run.events.append(Emitted(type="message", data=message))  # `emit` without repacking the dict
     _record_transcript(run, eb.transcript_entry(message))
     if eb.embed_waits(block):
         return _pause(run, _here(run, group, index), eb.pause_spec(block, "embed"))
@@ -514,10 +522,18 @@ def _on_reply(run: _Run, at: Pointer, text: str, *, fire_events: bool) -> Next:
     return _after(run, at, block.outgoing_edge_id)
 
 
+@functools.cache
+def _answer_rules() -> tuple[type[Fail], type[Skip], type[Success], Callable[..., AnswerResult]]:
+    """The answer rules, imported on the first reply (a start shows, answers come later) and
+    kept: an import statement in `_on_input_reply` cost about a microsecond per answer."""
+    from tui.rules.answers import Fail, Skip, Success, validate_answer
+
+    return Fail, Skip, Success, validate_answer
+
+
 def _on_input_reply(run: _Run, at: Pointer, block: Block, text: str, fire_events: bool) -> Next:
     """Validate, then refuse (retry), divert to a reply event, or save and move on."""
-    from tui.rules.answers import Fail, Skip, Success, validate_answer  # lazy: a start shows, answers come later
-
+    Fail, Skip, Success, validate_answer = _answer_rules()
     result = validate_answer(block, text, run.scope(), now=run.now, default_invalid_message=run.flow.invalid_message)
     if fire_events:
         diverted = _reply_events(run, at, block, text, failed=isinstance(result, Fail))
@@ -790,8 +806,6 @@ def _fill_by_name(run: _Run, linked: Flow) -> dict[str, VariableValue]:
 
 def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     """Compute the new value by type and store it (client-side code is skipped with a note)."""
-    from tui.rules.expressions import ValueTooLarge  # lazy, with the expressions that raise it
-
     options = block.options
     variable_id = options.get("variableId")
     if not variable_id:
@@ -816,7 +830,11 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
             next_counter=lambda: _next_counter(run),
             note=run.note,
         )
-    except ValueTooLarge:
+    except EngineError as exc:
+        from tui.rules.expressions import ValueTooLarge  # lazy, with the expressions that raise it
+
+        if not isinstance(exc, ValueTooLarge):
+            raise
         variable = run.scope().variable_by_id(variable_id)
         _refuse(run, variable.name if variable else variable_id)
         return _follow(block)

@@ -7,6 +7,7 @@ Pure functions over a block and a `Scope`; the walking itself (edges, frames, pa
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import string
@@ -81,8 +82,14 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 def is_v6(flow: Flow) -> bool:
     """Typebot's `Number(version) >= 6`; an unreadable version counts as older."""
+    return _is_v6_version(flow.version)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_v6_version(version: Any) -> bool:
+    """`is_v6` by version value (asked once per bubble: a flow has few distinct versions)."""
     try:
-        return float(flow.version) >= 6
+        return float(version) >= 6
     except (TypeError, ValueError):
         return False
 
@@ -433,6 +440,15 @@ def uses_transcript(flow: Flow) -> bool:
     )
 
 
+@functools.cache
+def _evaluate_expression() -> Callable[..., VariableValue]:
+    """`evaluate_expression`, imported on first use (a start often sets nothing) and kept: an
+    import statement per Set variable block cost about a microsecond."""
+    from tui.rules.expressions import evaluate_expression
+
+    return evaluate_expression
+
+
 def set_variable_value(
     kind: str,
     options: dict[str, Any],
@@ -456,16 +472,14 @@ def set_variable_value(
         on_client = bool(options.get("isExecutedOnClient"))
         if not expression:
             return None
-        variable = scope.variable_by_id(options["variableId"])
-        name = variable.name if variable else options["variableId"]
 
         def client_failed(error: str) -> None:
             # A browser has `window`, `location`...; a terminal does not: say so (typebot-format §11).
+            variable = scope.variable_by_id(options["variableId"])
+            name = variable.name if variable else options["variableId"]
             note(f"client script failed (Set variable {name}): {error}; its text is stored")
 
-        from tui.rules.expressions import evaluate_expression  # lazy: a start often sets nothing
-
-        return evaluate_expression(
+        return _evaluate_expression()(
             expression, scope, on_client=on_client, on_error=client_failed if on_client else None
         )
     if kind == "Append value(s)":

@@ -24,7 +24,7 @@ from typing import IO
 from tui import engine
 from tui.errors import AnswerError, SessionBusyError, StoreError
 from tui.flow.model import Flow
-from tui.steps import Emitted, EngineState, InputSpec, StoredEvent
+from tui.steps import Emitted, EngineState, InputSpec, StoredEvent, copy_with
 from tui.store import SessionRecord, SessionSummary, Store
 
 CACHE_EVERY = 8
@@ -366,14 +366,10 @@ class Session:
     ) -> list[StoredEvent]:
         ts = format_ts(now)
         first = self.record.last_seq + 1
-        stored = [StoredEvent.committed(first + i, e.type, ts, e.data) for i, e in enumerate(emitted)]
-        record = self.record.model_copy(
-            update={
-                "state": state,
-                "status": state.status,
-                "last_seq": first + len(stored) - 1,
-                "updated_at": ts,
-            }
+        stored = StoredEvent.committed(first, ts, emitted)
+        record = copy_with(
+            self.record,
+            {"state": state, "status": state.status, "last_seq": first + len(stored) - 1, "updated_at": ts},
         )
         self._steps_since_cache += 1
         write_cache = force_cache or self._steps_since_cache >= CACHE_EVERY or state.status != "active"

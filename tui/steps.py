@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, PrivateAttr
 from pydantic_core import to_json
@@ -61,17 +61,23 @@ class StoredEvent(BaseModel):
     _json: str | None = PrivateAttr(default=None)
 
     @classmethod
-    def committed(cls, seq: int, type_: EventType, ts: str, data: dict[str, Any]) -> StoredEvent:
-        """An event the session makes: its fields are known good (no validation pass) and its
-        JSON is encoded here, once."""
-        event = cls.__new__(cls)
-        fields = {"seq": seq, "type": type_, "ts": ts, "data": data}
-        object.__setattr__(event, "__dict__", fields)
-        object.__setattr__(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
-        object.__setattr__(event, "__pydantic_extra__", None)
-        text = f'{{"seq":{seq},"type":"{type_}","ts":"{ts}","data":{to_json(data).decode()}}}'
-        object.__setattr__(event, "__pydantic_private__", {"_json": text})
-        return event
+    def committed(cls, first: int, ts: str, emitted: list[Emitted]) -> list[StoredEvent]:
+        """The events the session makes of one step's `emitted`, numbered from `first`, all
+        stamped `ts`: their fields are known good (no validation pass) and each one's JSON is
+        encoded here, once."""
+        new, set_ = cls.__new__, object.__setattr__
+        tail = f'","ts":"{ts}","data":'
+        events: list[StoredEvent] = []
+        for seq, item in enumerate(emitted, first):
+            type_, data = item.type, item.data
+            event = new(cls)
+            set_(event, "__dict__", {"seq": seq, "type": type_, "ts": ts, "data": data})
+            set_(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+            set_(event, "__pydantic_extra__", None)
+            text = f'{{"seq":{seq},"type":"{type_}{tail}{to_json(data).decode()}}}'
+            set_(event, "__pydantic_private__", {"_json": text})
+            events.append(event)
+        return events
 
     def __eq__(self, other: object) -> bool:
         """Equal events have equal fields, whether or not their JSON was kept."""
@@ -100,6 +106,21 @@ class StoredEvent(BaseModel):
 
 
 _ALL_FIELDS = frozenset(("seq", "type", "ts", "data"))
+
+_Plain = TypeVar("_Plain", bound=BaseModel)
+
+
+def copy_with(model: _Plain, update: dict[str, Any]) -> _Plain:
+    """`model.model_copy(update=update)` for a model without extra fields or private attributes
+    (EngineState, SessionRecord): the same shallow copy, without pydantic's general path. It
+    runs twice per answer."""
+    copy = model.__class__.__new__(model.__class__)
+    set_ = object.__setattr__
+    set_(copy, "__dict__", {**model.__dict__, **update})
+    set_(copy, "__pydantic_extra__", None)
+    set_(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    set_(copy, "__pydantic_private__", None)
+    return copy
 
 
 class Choice(BaseModel):

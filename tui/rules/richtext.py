@@ -32,7 +32,47 @@ def rich_text_to_markdown_and_plain(
 ) -> tuple[str, str]:
     """Both forms of a bubble, as the two functions above give them, each leaf filled once."""
     leaves = _Leaves(scope, take_latest_if_list)
+    flat = _flat_text(rich_text, leaves)
+    if flat is not None:
+        return flat, flat
     return _markdown(rich_text, leaves), _plain_text(rich_text, leaves)
+
+
+_NOT_FLAT = ("ul", "ol", "a")
+
+
+def _flat_text(rich_text: list[Any] | None, leaves: _Leaves) -> str | None:
+    """Both forms at once for the usual bubble, or None: when every top-level element is a
+    paragraph-like element of unmarked leaves (or such a leaf itself), with no list, no link and
+    no inline code, its Markdown is its plain text. Leaves are filled in the same order as
+    `_markdown` fills them. A leaf with inline code (`{{= ... =}}`) takes the two-form path, where
+    its code runs once per form."""
+    lines: list[str] = []
+    for element in rich_text or []:
+        if not isinstance(element, dict):
+            return None
+        if "text" in element and "children" not in element:
+            parts: Any = (element,)
+        elif element.get("type") in _NOT_FLAT:
+            return None
+        else:
+            parts = element.get("children") or []
+        texts: list[str] = []
+        for leaf in parts:
+            if not _plain_leaf(leaf):
+                return None
+            texts.append(leaves.text(leaf))
+        lines.append("".join(texts))
+    return "\n".join(lines)
+
+
+def _plain_leaf(leaf: Any) -> bool:
+    """A text leaf without marks and without inline code."""
+    if not isinstance(leaf, dict) or "children" in leaf or "text" not in leaf:
+        return False
+    if "{{=" in str(leaf.get("text") or ""):
+        return False
+    return not (leaf.get("code") or leaf.get("strikethrough") or leaf.get("italic") or leaf.get("bold"))
 
 
 class _Leaves:
