@@ -140,16 +140,19 @@ class MultiDrain:
         inflight.add(asyncio.ensure_future(self._send(request)))
         if self._follow is None and self._ahead is None and not self._queue:
             after = {entry.sid: entry.last for entry in request.entries}
-            limit = self.pace.limit
-            budget = Budget(per_session=limit, total_events=min(MAX_SYNC_EVENTS, limit * SESSIONS_PER_BATCH_LIMIT))
-            read = asyncio.to_thread(read_sync_request, self.ledger.store, list(after), _registered, budget, after)
+            read = asyncio.to_thread(
+                read_sync_request, self.ledger.store, list(after), _registered, self._budget(), after
+            )
             self._follow = (request, asyncio.ensure_future(read))
 
     def _read_ahead(self) -> asyncio.Task[SyncRequestBody]:
         candidates = [self._queue.popleft() for _ in range(len(self._queue))]
+        return asyncio.ensure_future(self._read(candidates, self._budget()))
+
+    def _budget(self) -> Budget:
+        """What one request may carry at the current pace."""
         limit = self.pace.limit
-        budget = Budget(per_session=limit, total_events=min(MAX_SYNC_EVENTS, limit * SESSIONS_PER_BATCH_LIMIT))
-        return asyncio.ensure_future(self._read(candidates, budget))
+        return Budget(per_session=limit, total_events=min(MAX_SYNC_EVENTS, limit * SESSIONS_PER_BATCH_LIMIT))
 
     async def _read(self, candidates: list[str], budget: Budget) -> SyncRequestBody:
         request = await asyncio.to_thread(read_sync_request, self.ledger.store, candidates, self._meta_of, budget)
