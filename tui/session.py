@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+import msgspec
+
 from tui import engine
 from tui.errors import AnswerError, SessionBusyError, StoreError
 from tui.flow.model import Flow
@@ -466,7 +468,10 @@ def stored_flow(store: Store, flow_hash: str) -> Flow:
     text = store.get_flow(flow_hash)
     if text is None:
         raise StoreError(f"{store.path}: the flow of this session is missing from the store")
-    return Flow.model_validate_json(text)
+    try:
+        return msgspec.json.decode(text, type=Flow)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise StoreError(f"{store.path}: the stored flow of this session is damaged ({exc})") from None
 
 
 def lock_session(store: Store, session_id: str) -> SessionLock:

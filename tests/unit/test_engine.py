@@ -9,6 +9,7 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from tests.corpus import corpus_dir
@@ -85,8 +86,8 @@ class FB:
     def to(self, title: str, block_id: str | None = None) -> str:
         eid = _id("e")
         self.edges.append(
-            Edge.model_validate(
-                {"id": eid, "from": {"block_id": "x"}, "to": {"group_id": f"g:{title}", "block_id": block_id}}
+            msgspec.convert(
+                {"id": eid, "from": {"block_id": "x"}, "to": {"group_id": f"g:{title}", "block_id": block_id}}, Edge
             )
         )
         return eid
@@ -232,7 +233,7 @@ def test_number_retry_uses_flow_invalid_message() -> None:
     fb = FB()
     fb.group("A", block("number input"), text("done"))
     fb.start("A")
-    flow = fb.build().model_copy(update={"invalid_message": "Nope!"})
+    flow = msgspec.structs.replace(fb.build(), invalid_message="Nope!")
     _, out = play(flow, "abc", "3")
     assert out == ["input: number", "retry: Nope!", "input: number", "answer: 3", "bot: done", "end"]
 

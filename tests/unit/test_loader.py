@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from pydantic import ValidationError
 
@@ -116,6 +117,42 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def _flow(*, edges: list[Edge], blocks: list[Block]) -> Flow:
     return Flow(id="f", name="F", groups=[Group(id="g", title="G", blocks=blocks)], edges=edges)
+
+
+# The hashes sessions recorded: a change to the model or its canonical JSON must keep them, or
+# every existing session would see its flow as edited (they were taken with the pydantic model).
+PINNED_HASHES = {
+    "flows/demo.yaml": "80cd42183207c34a8ebdc0582252163774c8487ea58c8a9c541c32058f1bb925",
+    "flows/typebot/colors.json": "9bf5b9bf04fc40885242113d9e811c6b11326abede5afadbce1deafab4b03c3d",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_HASHES))
+def test_bundled_flow_hashes_are_pinned(name: str) -> None:
+    flow = load_flow(ROOT / name)
+    assert flow.content_hash() == PINNED_HASHES[name]
+    again = msgspec.json.decode(flow.canonical_json(), type=Flow)  # what a session reads back
+    assert again.content_hash() == PINNED_HASHES[name]
+
+
+def test_flow_equality_and_copies_ignore_the_lookup_cache() -> None:
+    one, two = load_flow(ROOT / "flows/demo.yaml"), load_flow(ROOT / "flows/demo.yaml")
+    assert one.group(one.groups[0].id) is one.groups[0]  # builds one's cache, not two's
+    assert "_index" in one.__dict__ and "_index" not in two.__dict__
+    assert one == two
+    assert msgspec.structs.replace(one, name="other") != two
+    copy = msgspec.structs.replace(one, linked={})
+    assert copy == one and "_index" not in copy.__dict__
+    assert msgspec.to_builtins(one) == msgspec.to_builtins(two)
+
+
+def test_an_edge_reads_and_writes_from_as_json_says() -> None:
+    edge = Edge(id="e", from_=EdgeFrom(block_id="b"), to=EdgeTo(group_id="g"))
+    data = msgspec.to_builtins(edge)
+    assert list(data) == ["id", "from", "to"]
+    assert msgspec.convert(data, Edge) == edge
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({**data, "from_": data["from"]}, Edge)
 
 
 def test_check_flow_accepts_compiled_flows() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tui.errors import SessionBusyError
+from tui.errors import SessionBusyError, StoreError
 from tui.flow.yaml_format import flow_from_text
-from tui.session import CACHE_EVERY, Session, latest_active_session
+from tui.session import CACHE_EVERY, Session, latest_active_session, stored_flow
 from tui.store import Store
 
 FLOW_YAML = """
@@ -143,6 +143,21 @@ def test_resume_uses_the_stored_flow_not_the_edited_file(store: Store, flow) -> 
     events = resumed.answer("x")
     assert all("CHANGED" not in str(e.data) for e in events)
     resumed.close()
+
+
+def test_the_stored_flow_comes_back_with_its_hash(store: Store, flow) -> None:
+    Session.start(store, flow, clock=Clock(), seed=7).close()
+    loaded = stored_flow(store, flow.content_hash())
+    assert loaded.content_hash() == flow.content_hash()
+    assert loaded.canonical_json() == flow.canonical_json()
+
+
+@pytest.mark.parametrize("text", ['{"id": "f"', '{"id": "f", "name": 3}', '{"id": "f", "name": "F", "extra": 1}'])
+def test_a_damaged_stored_flow_is_one_store_error_line(store: Store, text: str) -> None:
+    store.put_flow("h", text)
+    with pytest.raises(StoreError, match="the stored flow of this session is damaged") as info:
+        stored_flow(store, "h")
+    assert "\n" not in str(info.value)
 
 
 def test_latest_active_session_and_latest_turn(store: Store, flow) -> None:

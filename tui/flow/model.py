@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 VariableValue = str | list[str | None] | None
 
@@ -62,19 +63,24 @@ MAX_ANSWER_BYTES_LIMIT = 512 * 1024
 
 
 def new_dict() -> dict[str, Any]:
-    """A field's fresh `{}`. A plain function, not `dict`: pydantic reads each default factory's
-    signature when it builds a model, and a builtin's costs a parse of its text signature (the
-    first one compiles tokenize's patterns: ~8 ms of every start, for 20 fields)."""
+    """A pydantic field's fresh `{}` (tui/steps.py). A plain function, not `dict`: pydantic reads
+    each default factory's signature when it builds a model, and a builtin's costs a parse of its
+    text signature (the first one compiles tokenize's patterns: ~8 ms of every start)."""
     return {}
 
 
 def new_list() -> list[Any]:
-    """A field's fresh `[]` (see `new_dict`)."""
+    """A pydantic field's fresh `[]` (see `new_dict`)."""
     return []
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+class _Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The flow models are msgspec Structs: plain, fast classes (building one checks nothing;
+    `msgspec.convert`/`msgspec.json.decode` check a whole flow read from outside). Pydantic's
+    import and first model build cost ~60 ms of every `play` start.
+
+    A constructor neither validates nor converts: nested models are passed as models, never as
+    dicts. Field order is the encoded key order; keep it."""
 
 
 class Variable(_Model):
@@ -95,7 +101,7 @@ class Item(_Model):
 
     id: str
     outgoing_edge_id: str | None = None
-    data: dict[str, Any] = Field(default_factory=new_dict)
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class Block(_Model):
@@ -103,9 +109,9 @@ class Block(_Model):
 
     id: str
     type: str
-    options: dict[str, Any] = Field(default_factory=new_dict)
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
     content: dict[str, Any] | None = None
-    items: list[Item] = Field(default_factory=new_list)
+    items: list[Item] = msgspec.field(default_factory=list)
     outgoing_edge_id: str | None = None
     line: int | None = None
 
@@ -123,7 +129,7 @@ class Group(_Model):
 
     id: str
     title: str
-    blocks: list[Block] = Field(default_factory=new_list)
+    blocks: list[Block] = msgspec.field(default_factory=list)
     line: int | None = None
 
 
@@ -143,50 +149,54 @@ class Edge(_Model):
     """A connection; the engine resolves edges by id, never by searching `from`."""
 
     id: str
-    from_: EdgeFrom = Field(alias="from")
+    from_: EdgeFrom = msgspec.field(name="from")
     to: EdgeTo
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Event(_Model):
     """A flow event: `start` (first, where the flow begins), `command`, `reply`, `invalidReply`."""
 
     id: str
-    type: Literal["start", "command", "reply", "invalidReply"] | str
+    type: str  # "start", "command", "reply", "invalidReply" or another (msgspec has no Literal | str)
     outgoing_edge_id: str | None = None
-    options: dict[str, Any] = Field(default_factory=new_dict)
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Flow(_Model):
+class Flow(_Model, dict=True):
     """A whole conversation flow.
 
     `linked` holds other flows this one reaches through Typebot link blocks, by their Typebot id
     (resolved at load time from the same folder, so the engine stays free of I/O).
     `invalid_message` is `settings.general.systemMessages.invalidMessage` or its default.
     `max_answer_bytes` bounds one answer (our format's `max_answer_bytes:`; Typebot: the default).
+    `dict=True` gives instances a `__dict__` for the `_index` cache (equality ignores it).
     """
 
     id: str
     name: str
     version: str = "6.1"
     source_format: Literal["steadychat", "typebot"] = "steadychat"
-    events: list[Event] = Field(default_factory=new_list)
-    groups: list[Group] = Field(default_factory=new_list)
-    edges: list[Edge] = Field(default_factory=new_list)
-    variables: list[Variable] = Field(default_factory=new_list)
+    events: list[Event] = msgspec.field(default_factory=list)
+    groups: list[Group] = msgspec.field(default_factory=list)
+    edges: list[Edge] = msgspec.field(default_factory=list)
+    variables: list[Variable] = msgspec.field(default_factory=list)
     invalid_message: str = "Invalid message. Please, try again."
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
-    linked: dict[str, Flow] = Field(default_factory=new_dict)
+    linked: dict[str, Flow] = msgspec.field(default_factory=dict)
 
     def canonical_json(self) -> str:
         """Stable JSON text of the flow (sorted keys, no source line numbers)."""
-        data = self.model_dump(
-            mode="json", by_alias=True, exclude={"groups": {"__all__": {"line": True, "blocks": {"__all__": {"line"}}}}}
-        )
-        if data.get("max_answer_bytes") == DEFAULT_MAX_ANSWER_BYTES:
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        for group in data["groups"]:  # only the top flow's lines (linked flows keep `"line":null`)
+            del group["line"]
+            for block in group["blocks"]:
+                del block["line"]
+        if data["max_answer_bytes"] == DEFAULT_MAX_ANSWER_BYTES:
             del data["max_answer_bytes"]  # flows that keep the default hash as they did before it existed
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:  # an infinite or NaN number in an option: null, as the pydantic model wrote it
+            return json.dumps(_finite(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def content_hash(self) -> str:
         """sha256 of the canonical flow: what a session records to detect an edited file."""
@@ -218,10 +228,9 @@ class Flow(_Model):
     def _index(self) -> tuple[dict[str, Group], dict[str, Edge], dict[str, tuple[Group, int]]]:
         """Groups, edges and block places by id, built on first use.
 
-        A cached_property keeps it in the instance `__dict__`: a plain attribute read, where a
-        pydantic private attribute went through `BaseModel.__getattr__` on every lookup (several
-        per answer). Pydantic ignores it in dumps, validation and equality; `model_copy` keeps it,
-        which is right for the copies the loaders make (`update={"linked": ...}`, same groups).
+        A cached_property keeps it in the instance `__dict__` (`dict=True`): a plain attribute
+        read. msgspec ignores it in encoding and equality; `msgspec.structs.replace` drops it (a
+        copy builds its own on first use).
         """
         groups = {g.id: g for g in self.groups}
         edges = {e.id: e for e in self.edges}
@@ -229,4 +238,12 @@ class Flow(_Model):
         return groups, edges, blocks
 
 
-Flow.model_rebuild()
+def _finite(value: Any) -> Any:
+    """`value` with every infinite or NaN float made None (the rare path of `canonical_json`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

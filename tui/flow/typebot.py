@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tui.errors import FlowError, UnsupportedFlowError
 from tui.flow.json_lines import load_json  # depth-checked before json.loads recurses
 from tui.flow.jsvalues import safe_stringify
-from tui.flow.model import Block, Edge, Event, Flow, Group, Item, Variable
+from tui.flow.model import Block, Edge, EdgeFrom, EdgeTo, Event, Flow, Group, Item, Variable
 
 DEFAULT_INVALID_MESSAGE = "Invalid message. Please, try again."
 PRE_V6_VERSIONS = frozenset({"3", "4", "5"})
@@ -289,10 +291,10 @@ def _edge(raw: dict[str, Any]) -> Edge:
     """A checked edge; pre-v6 `from.groupId` and other leftovers are dropped."""
     src, dst = raw["from"], raw["to"]
     if isinstance(src.get("eventId"), str):
-        source: dict[str, Any] = {"event_id": src["eventId"]}
+        source = EdgeFrom(event_id=src["eventId"])
     else:
-        source = {"block_id": src["blockId"], "item_id": src.get("itemId"), "path_id": src.get("pathId")}
-    return Edge(id=raw["id"], from_=source, to={"group_id": dst["groupId"], "block_id": dst.get("blockId")})
+        source = EdgeFrom(block_id=src["blockId"], item_id=src.get("itemId"), path_id=src.get("pathId"))
+    return Edge(id=raw["id"], from_=source, to=EdgeTo(group_id=dst["groupId"], block_id=dst.get("blockId")))
 
 
 # --- events and variables ---------------------------------------------------------------------
@@ -364,7 +366,7 @@ def load_typebot_file(path: str | Path, *, _seen: _LinkContext | None = None) ->
     if _seen is None:
         # Only the root keeps the (flat) map: the engine looks every id up from the root, and
         # the canonical flow then holds each linked bot once.
-        flow.linked = {key: linked.model_copy(update={"linked": {}}) for key, linked in flow.linked.items()}
+        flow.linked = {key: msgspec.structs.replace(linked, linked={}) for key, linked in flow.linked.items()}
     return flow
 
 
@@ -407,7 +409,7 @@ def _linked_flow(target_id: str, folder: Path, ctx: _LinkContext) -> Flow | None
     """A loaded flow by id. A flow still loading (a cycle) comes back as a link-free copy,
     so the model never holds an object cycle (canonical_json must terminate)."""
     if target_id in ctx.loading:
-        return ctx.flows[target_id].model_copy(update={"linked": {}})
+        return msgspec.structs.replace(ctx.flows[target_id], linked={})
     if target_id in ctx.flows:
         return ctx.flows[target_id]
     file_path = _folder_index(folder, ctx).get(target_id)

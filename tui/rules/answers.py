@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from msgspec.structs import replace
+
 from tui.flow.jsvalues import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
 from tui.flow.model import Block, Item, VariableValue
 from tui.rules._dates import format_tr35, parse_bound, parse_reply_date
@@ -298,7 +300,7 @@ def visible_items(block: Block, scope: Scope) -> list[Item]:
     if dynamic is not None:
         return dynamic
     shown = [item for item in block.items if _is_displayed(item, block.type, scope)]
-    return [item.model_copy(update={"data": _deep_substitute(item.data, scope)}) for item in shown]
+    return [replace(item, data=_deep_substitute(item.data, scope)) for item in shown]
 
 
 def _is_displayed(item: Item, block_type: str, scope: Scope) -> bool:
@@ -363,7 +365,7 @@ def _dynamic_picture_items(block: Block, scope: Scope) -> list[Item] | None:
         return None
     sources = _as_list(scope.get_by_id(dynamic["pictureSrcsVariableId"]))
     if sources is None:
-        return [item.model_copy(update={"data": _deep_substitute(item.data, scope)}) for item in block.items]
+        return [replace(item, data=_deep_substitute(item.data, scope)) for item in block.items]
     titles = _as_list(scope.get_by_id(dynamic.get("titlesVariableId") or "")) or []
     descriptions = _as_list(scope.get_by_id(dynamic.get("descriptionsVariableId") or "")) or []
     items = []
@@ -395,7 +397,7 @@ def _dynamic_cards(block: Block, scope: Scope) -> list[Item] | None:
                 data[key] = value[index] if index < len(value) else None
             elif key in lists and find_unique_variable(item.data.get(key), scope):
                 data[key] = value
-        cards.append(item.model_copy(update={"data": _deep_substitute(data, scope)}))
+        cards.append(replace(item, data=_deep_substitute(data, scope)))
     return cards
 
 
