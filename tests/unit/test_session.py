@@ -10,6 +10,7 @@ import pytest
 from tui.errors import SessionBusyError
 from tui.flow.yaml_format import flow_from_text
 from tui.session import CACHE_EVERY, Session, latest_active_session
+from tui.steps import copy_with
 from tui.store import Store
 
 FLOW_YAML = """
@@ -106,7 +107,7 @@ def test_only_the_event_written_then_crash(store: Store, flow) -> None:
     session.answer("first")
     cache_before = store.get_session(session.id)
     assert cache_before is not None and session._lock is not None
-    store.put_session(cache_before.model_copy(update={"last_seq": 2, "state": _initial_state(store, session)}))
+    store.put_session(copy_with(cache_before, {"last_seq": 2, "state": _initial_state(store, session)}))
     session._lock.release()
     resumed = Session.resume(store, session.id, clock=Clock())
     assert resumed.state.variables["count"] == "1"
