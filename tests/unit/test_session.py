@@ -233,3 +233,24 @@ def test_a_stale_answer_after_completion_records_nothing(store: Store, flow) -> 
     assert session.submit("again", to=ref).stale
     assert store.last_seq(session.id) == last
     session.close()
+
+
+def test_a_script_object_value_is_committed_and_read_back(tmp_path: Path) -> None:
+    """A Custom expression returning an object stores its JSON text (a `str` subclass inside the
+    engine): the step commits, and the store gives back the same events and cached value."""
+    flow = flow_from_text(
+        'name: Obj\nid: obj\ngroups:\n  A:\n    - ask: thing\n    - set: {profile: "({a: 1, b: [2]})"}\n'
+        '    - say: "Got {{profile}}"\n    - ask: more\n',
+        path="obj.yaml",
+    )
+    with Store.open(tmp_path / "s.db") as store:
+        session = Session.start(store, flow, clock=Clock(), seed=7)
+        made = session.answer("hi")
+        session.close()
+    assert {"kind": "text", "text": 'Got {"a":1,"b":[2]}', "markdown": 'Got {"a":1,"b":[2]}'} in [
+        e.data for e in made if e.type == "message"
+    ]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.events(session.id, after=made[0].seq - 1) == made
+        record = store.get_session(session.id)
+        assert record is not None and '{"a":1,"b":[2]}' in record.state.variables.values()
