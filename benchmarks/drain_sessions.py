@@ -27,6 +27,7 @@ PLAN = {"tiny": (20, 1), "quick": (1000, 2), "full": (1000, 3)}
 
 def build_many(store_path: Path, flow: Any, sessions: int) -> tuple[list[str], int]:
     """A store holding `sessions` sessions of EVENTS_PER_SESSION queued events; (sids, events each)."""
+    from tui.steps import copy_with
     from tui.store import Store
 
     sid, last = build_session(store_path, flow, 0, until_events=EVENTS_PER_SESSION)
@@ -37,7 +38,7 @@ def build_many(store_path: Path, flow: Any, sessions: int) -> tuple[list[str], i
         events = store.events(sid)
         for _ in range(sessions - 1):
             new = uuid.uuid4().hex
-            store.append_events(new, events, session=record.model_copy(update={"id": new}))
+            store.append_events(new, events, session=copy_with(record, {"id": new}))
             sids.append(new)
     return sids, last
 

@@ -26,6 +26,7 @@ OTHER_FLOW = "other-flow"
 def build_many(store_path: Path, flow: Any, count: int) -> None:
     """`count` sessions: every third on the bench flow, the rest on another; every seventh completed."""
     from tui.session import Session
+    from tui.steps import copy_with
     from tui.store import SessionRewrite, Store
 
     with Store.open(store_path) as store:
@@ -37,14 +38,15 @@ def build_many(store_path: Path, flow: Any, count: int) -> None:
         for i in range(count):  # 0 rewrites the template session itself
             sid = f"{i:032x}"
             created = f"2026-01-{1 + i // 86_400:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z"
-            record = template.model_copy(
-                update={
+            record = copy_with(
+                template,
+                {
                     "id": sid,
                     "flow_id": flow.id if i % 3 == 0 else OTHER_FLOW,
                     "status": "completed" if i % 7 == 0 else "active",
                     "created_at": created,
                     "updated_at": created,
-                }
+                },
             )
             changes.append(SessionRewrite(session_id=sid, events=events, record=record))
         store.rewrite(*changes)

@@ -61,10 +61,11 @@ def _bare_connection(path: Path, journal_mode: str, synchronous: int, tables: tu
 
 
 def _rows(sid: str, events: list[Any], session: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    from tui.steps import as_json_data
     from tui.store import event_key
 
-    ev_rows = [(event_key(sid, e.seq), _encode(e.model_dump(mode="json"))) for e in events]
-    ses_rows = [(session.id, _encode(session.model_dump(mode="json")))] if session is not None else []
+    ev_rows = [(event_key(sid, e.seq), _encode(as_json_data(e))) for e in events]
+    ses_rows = [(session.id, _encode(as_json_data(session)))] if session is not None else []
     return ev_rows, ses_rows
 
 
@@ -151,6 +152,7 @@ def measure_step_commit(sizes: Sizes, tmp: Path) -> dict[str, Any]:
 def measure_snapshot_vs_incremental(sizes: Sizes, tmp: Path, store_path: Path, sid: str) -> dict[str, Any]:
     """Continue the large session: time our commits, then a naive snapshot client's, same steps."""
     from tui.session import Session
+    from tui.steps import as_json_data
     from tui.store import Store
 
     ours_ms: list[float] = []
@@ -166,14 +168,14 @@ def measure_snapshot_vs_incremental(sizes: Sizes, tmp: Path, store_path: Path, s
             t0 = now_ns()
             original(s, events, session=session)
             ours_ms.append((now_ns() - t0) / 1e6)
-            steps.append([e.model_dump(mode="json") for e in events])
+            steps.append([as_json_data(e) for e in events])
 
         store.append_events = timed  # type: ignore[method-assign,assignment]
         gc.collect()
         for i in range(sizes.incremental_steps):
             session.answer(answer_text(100_000 + i))
         store.append_events = original  # type: ignore[method-assign]
-        transcript = [e.model_dump(mode="json") for e in store.events(sid, after=0, limit=length_before)]
+        transcript = [as_json_data(e) for e in store.events(sid, after=0, limit=length_before)]
         session.close()
 
     # The naive client: the whole transcript in memory, rewritten as one row per step.

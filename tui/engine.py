@@ -31,15 +31,12 @@ from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
 from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway
 from tui.rules.templates import run_code, substitute
 from tui.rules.variables import Scope, to_stored_value
-from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue, copy_with
+from tui.steps import Emitted, EngineState, InputSpec, Pointer, VariableValue, as_json_data, copy_with
 
 if TYPE_CHECKING:
     from tui.rules.answers import AnswerResult, Fail, Skip, Success
 
 MAX_BLOCKS_PER_STEP = 1000
-# An input event's data is its spec as JSON values: `model_dump(mode="json")` without its
-# Python wrapper (the same serializer, the same output), once per step.
-_SPEC_SERIALIZER = InputSpec.__pydantic_serializer__
 LIMIT_MESSAGE = (
     f"stopped: the flow ran {MAX_BLOCKS_PER_STEP} blocks without waiting for input (a loop without an input?)"
 )
@@ -161,7 +158,7 @@ def answer(flow: Flow, state: EngineState, text: str, *, now: datetime) -> StepR
     """Answer the waiting input (or pause) with `text` and run until the next input or the end."""
     run = _begin(flow, state, now)
     if run is None:
-        return StepResult(state.model_copy(deep=True), [])
+        return StepResult(deepcopy(state), [])
     at = run.state.waiting
     assert at is not None
     _drive(run, _on_reply(run, at, text, fire_events=True))
@@ -172,7 +169,7 @@ def command(flow: Flow, state: EngineState, name: str, *, now: datetime) -> Step
     """Run a command event (`/name`): jump to its group; a Return there re-asks the input."""
     run = _begin(flow, state, now)
     if run is None:
-        return StepResult(state.model_copy(deep=True), [])
+        return StepResult(deepcopy(state), [])
     waiting = run.state.waiting
     assert waiting is not None
     wanted = name[1:] if name.startswith("/") else name
@@ -184,9 +181,9 @@ def command(flow: Flow, state: EngineState, name: str, *, now: datetime) -> Step
         run.note(f"unknown command: /{wanted}")
         _pause_again(run)
         return _finish_step(run)
-    run.state.return_mark = waiting.model_copy()
+    run.state.return_mark = copy_with(waiting, {})
     if event.options.get("resumeAfter"):
-        _push_frame(run, waiting.model_copy(), None)
+        _push_frame(run, copy_with(waiting, {}), None)
     _drive(run, _edge_target(run, event.outgoing_edge_id))
     return _finish_step(run)
 
@@ -216,7 +213,7 @@ def _private_copy(state: EngineState) -> EngineState:
 
     The engine changes a state only by assigning its fields, setting variables, appending to
     or popping from its lists, and assigning pointers (never changing one in place), so copying
-    the containers is enough: a deep copy (pydantic's) was the costliest part of an answer.
+    the containers is enough: a deep copy was the costliest part of an answer.
     """
     return copy_with(
         state,
@@ -278,7 +275,7 @@ def _limit_reached(run: _Run, group: Group) -> _Stop:
 def _pause(run: _Run, at: Pointer, spec: InputSpec) -> _Stop:
     """Wait here for a reply."""
     run.state.waiting, run.state.input, run.state.pending_reply = at, spec, None
-    run.terminal = Emitted(type="input", data=_SPEC_SERIALIZER.to_python(spec, mode="json"))
+    run.terminal = Emitted(type="input", data=as_json_data(spec))
     return STOP
 
 
@@ -593,7 +590,7 @@ def _reply_events(run: _Run, at: Pointer, block: Block, text: str, *, failed: bo
     invalid = _event(run.flow, "invalidReply")
     if failed and invalid is not None:
         _set_reply_variables(run, invalid, block, text, at)
-        run.state.return_mark = at.model_copy()
+        run.state.return_mark = copy_with(at, {})
         return _edge_target(run, invalid.outgoing_edge_id)
     reply = _event(run.flow, "reply")
     if reply is None:
@@ -601,7 +598,7 @@ def _reply_events(run: _Run, at: Pointer, block: Block, text: str, *, failed: bo
     run.emit("answer", block_id=block.id, text=text, content=text)
     _set_reply_variables(run, reply, block, text, at)
     _save_answer(run, block, text)
-    run.state.return_mark = at.model_copy()
+    run.state.return_mark = copy_with(at, {})
     run.state.pending_reply = {"flow": at.flow, "block_id": block.id, "text": text}
     return _edge_target(run, reply.outgoing_edge_id)
 
@@ -665,7 +662,7 @@ def _return(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     if target is None or mark.block_index >= len(target.blocks):
         return None
     run.state.return_mark = None
-    return mark.model_copy()
+    return copy_with(mark, {})
 
 
 def _ab_test(run: _Run, block: Block, group: Group, index: int) -> Outcome:

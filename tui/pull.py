@@ -20,7 +20,7 @@ from tui.errors import SyncError, UsageError
 from tui.events import data_of
 from tui.flow.model import Flow
 from tui.session import lock_session, rebuild_record, stored_flow
-from tui.steps import StoredEvent
+from tui.steps import StoredEvent, copy_with
 from tui.store import SessionRecord, SessionRewrite, Store
 from tui.sync.protocol import MAX_BATCH_EVENTS, SessionInfo
 from tui.sync.remote import ServerApi
@@ -59,7 +59,7 @@ def divergence_point(store: Store, api: ServerApi, sid: str, server_seq: int) ->
     theirs = api.events_range(sid, start, upto)
     mine = store.events(sid, after=start, limit=upto - start)
     for local, remote in zip(mine, theirs, strict=False):
-        if local.model_dump(mode="json") != remote.model_dump(mode="json"):
+        if local != remote:
             return local.seq
     return None
 
@@ -119,7 +119,7 @@ def pull_locked(store: Store, api: ServerApi, sid: str, info: SessionInfo, recor
     elif fetched or record is None:
         rebuilt = rebuild_record(stored_flow(store, info.flow_hash), sid, store.events(sid))
         if record is not None and record.forked_from:
-            rebuilt = rebuilt.model_copy(update={"forked_from": record.forked_from})
+            rebuilt = copy_with(rebuilt, {"forked_from": record.forked_from})
         store.rewrite(SessionRewrite(sid, record=rebuilt))
     last = store.last_seq(sid)
     return PullResult(sid, fetched, last, info.last_seq, flow_missing, max(0, last - info.last_seq))

@@ -26,8 +26,8 @@ from tui.errors import StoreError, UsageError
 from tui.flow.model import Flow
 from tui.pull import divergence_point, pull_locked, server_session
 from tui.session import format_ts, lock_session, rebuild_record, stored_flow, utc_now
-from tui.steps import StoredEvent
-from tui.store import SessionRecord, SessionRewrite, Store
+from tui.steps import StoredEvent, as_json_data, copy_with
+from tui.store import SessionRecord, SessionRewrite, Store, session_meta
 from tui.sync.remote import ServerApi
 
 Mode = Literal["fork", "take-server"]
@@ -79,8 +79,9 @@ def resolve_session(
         )
         if mode == "fork":
             new_id = fork_id or uuid.uuid4().hex
-            fork = _rebuilt(flow, new_id, shared + mine, sid).model_copy(
-                update={"created_at": format_ts(utc_now()), "device_id": store.device_id}
+            fork = copy_with(
+                _rebuilt(flow, new_id, shared + mine, sid),
+                {"created_at": format_ts(utc_now()), "device_id": store.device_id},
             )
             store.rewrite(SessionRewrite(new_id, shared + mine, keep_upto=0, acked_seq=0, record=fork), follow_server)
             return ResolveResult(sid, diverged, info.last_seq, len(mine), fork_id=new_id)
@@ -93,15 +94,15 @@ def resolve_session(
 
 def _rebuilt(flow: Flow, sid: str, events: list[StoredEvent], forked_from: str) -> SessionRecord:
     record = rebuild_record(flow, sid, events)
-    return record.model_copy(update={"forked_from": forked_from}) if forked_from else record
+    return copy_with(record, {"forked_from": forked_from}) if forked_from else record
 
 
 def export_unsynced(store: Store, record: SessionRecord, mine: list[StoredEvent], diverged: int, folder: Path) -> Path:
     """Write our diverging steps to a new 0600 file next to the store and flush it to disk."""
     stamp = format_ts(utc_now()).replace(":", "").replace("-", "").replace(".", "")
     body = {
-        "session": {**record.model_dump(mode="json", exclude={"state"}), "diverged_at": diverged},
-        "events": [event.model_dump(mode="json") for event in mine],
+        "session": {**session_meta(record), "diverged_at": diverged},
+        "events": [as_json_data(event) for event in mine],
     }
     data = (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode()
     for attempt in range(100):  # bounded: a new name per attempt

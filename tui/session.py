@@ -196,7 +196,7 @@ class Session:
             flow = stored_flow(store, record.flow_hash)
             if record.last_seq == 0:  # pulled before its flow was here: rebuild from every event
                 rebuilt = rebuild_record(flow, session_id, store.events(session_id))
-                record = rebuilt.model_copy(update={"forked_from": record.forked_from})
+                record = copy_with(rebuilt, {"forked_from": record.forked_from})
                 if not read_only:
                     store.put_session(record)
             session = cls(store, flow, record, clock=clock, lock=lock, read_only=read_only)
@@ -411,13 +411,14 @@ class Session:
                 state = engine.answer(self.flow, state, event.data.get("text", ""), now=now).state
             elif event.type == "command":
                 state = engine.command(self.flow, state, event.data.get("name", ""), now=now).state
-        self.record = self.record.model_copy(
-            update={
+        self.record = copy_with(
+            self.record,
+            {
                 "state": state,
                 "status": state.status,
                 "last_seq": missing[-1].seq,
                 "updated_at": missing[-1].ts,
-            }
+            },
         )
         if not self.read_only:
             self.store.put_session(self.record)

@@ -22,108 +22,110 @@ Event types and their `data` (as `TypedDict`s for the type checker in `tui/event
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PrivateAttr
-from pydantic_core import to_json
+import msgspec
 
 from tui.events import EventType
 from tui.flow.model import VariableValue as VariableValue  # one definition; the engine imports it from here
-from tui.flow.model import new_dict, new_list
+
+
+def _plain(value: Any) -> Any:
+    """msgspec's hook for values it does not encode itself: a subclass of a JSON type (a script's
+    `JsonText` result is a `str`) as its plain value."""
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_encode_json = msgspec.json.Encoder(enc_hook=_plain).encode
+
+
+class Record(msgspec.Struct, kw_only=True):
+    """The base of the records the client stores and shows: a msgspec Struct, not a pydantic
+    model. Building pydantic's models was over half of `steadychat play`'s own start (its import
+    and schema build: ~60 ms of ~85 ms here); msgspec, which the server already uses, imports in
+    a few and validates the same JSON at C speed.
+
+    A Struct's constructor does not validate: code builds records from values it knows good, and
+    everything read from outside (the store, the wire) is checked by `msgspec.json.decode` /
+    `msgspec.convert` with the record's type. Unknown keys are ignored, as they were, so a
+    store written by a newer version still loads. JSON keys follow the field order. msgspec does
+    not inherit `kw_only`: each record says it again.
+    """
 
 
 @dataclass(slots=True)
 class Emitted:
     """An event as the engine produces it: no seq, no timestamp yet.
 
-    A plain dataclass, not a model: the engine makes several per step from values it knows
-    good, and the session turns each into a `StoredEvent` (the validated, stored form) at once.
+    A plain dataclass, not a record: the engine makes several per step from values it knows
+    good, and the session turns each into a `StoredEvent` (the stored form) at once.
     """
 
     type: EventType
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class StoredEvent(BaseModel):
+class StoredEvent(Record, kw_only=True, dict=True):
     """An event as committed: contiguous seq per session, UTC ISO-8601 timestamp.
 
     Its JSON text (compact, UTF-8 as is: the store's row, the wire's element, `play --json`'s
     line) is made once, when the session commits it (`committed`) or when the store reads it
-    (the stored text), and reused: `json_text()`.
+    (the stored text), and reused: `json_text()`. The text lives in the instance `__dict__`
+    (`dict=True`), outside the fields: equality, copies and encoding ignore it.
     """
 
     seq: int
     type: EventType
     ts: str
-    data: dict[str, Any] = Field(default_factory=new_dict)
-    _json: str | None = PrivateAttr(default=None)
+    data: dict[str, Any] = {}
 
     @classmethod
     def committed(cls, first: int, ts: str, emitted: list[Emitted]) -> list[StoredEvent]:
         """The events the session makes of one step's `emitted`, numbered from `first`, all
-        stamped `ts`: their fields are known good (no validation pass) and each one's JSON is
-        encoded here, once."""
-        new, set_ = cls.__new__, object.__setattr__
+        stamped `ts`, each one's JSON encoded here, once."""
         tail = f'","ts":"{ts}","data":'
         events: list[StoredEvent] = []
         for seq, item in enumerate(emitted, first):
             type_, data = item.type, item.data
-            event = new(cls)
-            set_(event, "__dict__", {"seq": seq, "type": type_, "ts": ts, "data": data})
-            set_(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
-            set_(event, "__pydantic_extra__", None)
-            text = f'{{"seq":{seq},"type":"{type_}{tail}{to_json(data).decode()}}}'
-            set_(event, "__pydantic_private__", {"_json": text})
+            event = cls(seq=seq, type=type_, ts=ts, data=data)
+            event.__dict__["_json"] = f'{{"seq":{seq},"type":"{type_}{tail}{_encode_json(data).decode()}}}'
             events.append(event)
         return events
 
-    def __eq__(self, other: object) -> bool:
-        """Equal events have equal fields, whether or not their JSON was kept."""
-        if not isinstance(other, StoredEvent):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> StoredEvent:
-        """A copy; one with changed fields forgets the JSON of the original."""
-        copy = super().model_copy(update=update, deep=deep)
-        if update:
-            object.__setattr__(copy, "__pydantic_private__", {"_json": None})
-        return copy
-
     def with_json(self, text: str) -> StoredEvent:
         """Remember `text` (the stored JSON this event was read from) as its encoding."""
-        self.__pydantic_private__["_json"] = text  # type: ignore[index]
+        self.__dict__["_json"] = text
         return self
 
     def json_text(self) -> str:
         """The event's JSON: the text made once, else encoded now (an event built by hand)."""
-        text = self.__pydantic_private__["_json"]  # type: ignore[index]
-        return text if text is not None else self.model_dump_json()
+        text: str | None = self.__dict__.get("_json")
+        return text if text is not None else _encode_json(self).decode()
 
 
-_ALL_FIELDS = frozenset(("seq", "type", "ts", "data"))
-
-_Plain = TypeVar("_Plain", bound=BaseModel)
+_R = TypeVar("_R", bound=msgspec.Struct)
 
 
-def copy_with(model: _Plain, update: dict[str, Any]) -> _Plain:
-    """`model.model_copy(update=update)` for a model without extra fields or private attributes
-    (EngineState, SessionRecord): the same shallow copy, without pydantic's general path. It
-    runs twice per answer."""
-    copy = model.__class__.__new__(model.__class__)
-    set_ = object.__setattr__
-    set_(copy, "__dict__", {**model.__dict__, **update})
-    set_(copy, "__pydantic_extra__", None)
-    set_(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
-    set_(copy, "__pydantic_private__", None)
-    return copy
+def copy_with(record: _R, update: dict[str, Any]) -> _R:
+    """A shallow copy of `record` with the fields in `update` changed (`msgspec.structs.replace`)."""
+    return msgspec.structs.replace(record, **update)
 
 
-class Choice(BaseModel):
+def as_json_data(record: msgspec.Struct) -> Any:
+    """The record as JSON values (dicts, lists, text, numbers): what its stored JSON decodes to."""
+    return msgspec.to_builtins(record, enc_hook=_plain)
+
+
+def as_json_text(record: msgspec.Struct) -> str:
+    """The record's compact JSON text (UTF-8 as is)."""
+    return _encode_json(record).decode()
+
+
+class Choice(Record, kw_only=True):
     """One option of a choice-like input, as the user sees it."""
 
     id: str
@@ -132,7 +134,7 @@ class Choice(BaseModel):
     picture: str | None = None
 
 
-class InputSpec(BaseModel):
+class InputSpec(Record, kw_only=True):
     """What the waiting input needs from a UI: kind, prompt texts and options.
 
     `kind` is one of text, number, email, url, phone, date, time, choice, picture choice,
@@ -145,7 +147,7 @@ class InputSpec(BaseModel):
     button: str = "Send"
     long: bool = False
     multiple: bool = False
-    choices: list[Choice] = Field(default_factory=new_list)
+    choices: list[Choice] = []
     min: float | str | None = None
     max: float | str | None = None
     step: float | None = None
@@ -160,7 +162,7 @@ class InputSpec(BaseModel):
     prefill: str | None = None
 
 
-class Pointer(BaseModel):
+class Pointer(Record, kw_only=True):
     """A place in a flow: the flow (`""` = the root, else a linked flow's id) and a block."""
 
     flow: str = ""
@@ -168,7 +170,7 @@ class Pointer(BaseModel):
     block_index: int = 0
 
 
-class EngineState(BaseModel):
+class EngineState(Record, kw_only=True):
     """Everything the engine needs to continue a conversation; JSON-serialisable.
 
     `variables` are keyed by variable id (Typebot semantics); `waiting` is the input the flow
@@ -178,17 +180,17 @@ class EngineState(BaseModel):
     """
 
     status: Literal["active", "completed"] = "active"
-    variables: dict[str, VariableValue] = Field(default_factory=new_dict)
+    variables: dict[str, VariableValue] = {}
     waiting: Pointer | None = None
     input: InputSpec | None = None
     return_mark: Pointer | None = None
-    link_stack: list[Pointer] = Field(default_factory=new_list)
+    link_stack: list[Pointer] = []
     seed: int = 0
     rng_counter: int = 0
     transcript: list[dict[str, str]] | None = None
     # Parallel to `link_stack`: the parent's saved variables (None when the link stays in the
     # same flow and shares them) and whether the child's values merge back by name on return.
-    link_frames: list[dict[str, Any]] = Field(default_factory=new_list)
+    link_frames: list[dict[str, Any]] = []
     # A reply a `reply` event interrupted: {flow, block_id, text}; a Return to that input
     # submits it again (Typebot's auto-resume after a reply event).
     pending_reply: dict[str, str] | None = None

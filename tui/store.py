@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+import msgspec
 from sqlitedict import SqliteDict
 
 from tui import session_ids
 from tui import store_index as index_sql
 from tui.errors import StoreError
-from tui.steps import EngineState, StoredEvent
+from tui.steps import EngineState, Record, StoredEvent, as_json_data, as_json_text
 from tui.store_index import SessionSummary as SessionSummary  # re-exported: listings' rows
 
 SCHEMA_VERSION = 1
@@ -63,7 +63,7 @@ def _insert_events_sql(count: int) -> str:
     return 'REPLACE INTO "events" (key, value) VALUES ' + ", ".join(["(?, ?)"] * count)
 
 
-class SessionRecord(BaseModel):
+class SessionRecord(Record, kw_only=True):
     """The cached state of a session: enough to resume without replaying its events."""
 
     id: str
@@ -76,7 +76,14 @@ class SessionRecord(BaseModel):
     last_seq: int = 0
     updated_at: str = ""
     forked_from: str = ""
-    state: EngineState = Field(default_factory=EngineState)
+    state: EngineState = msgspec.field(default_factory=EngineState)
+
+
+def session_meta(record: SessionRecord) -> dict[str, Any]:
+    """The record as JSON values without its engine state: what exports show of a session."""
+    data: dict[str, Any] = as_json_data(record)
+    del data["state"]
+    return data
 
 
 @dataclass
@@ -308,7 +315,7 @@ class Store:
         for event in events:  # event_key's format (zfill: cheaper than a format spec); JSON made once
             params += (prefix + str(event.seq).zfill(10), event.json_text())
         sql = _insert_events_sql(len(events))
-        cache = None if session is None else (session.id, session.model_dump_json())
+        cache = None if session is None else (session.id, as_json_text(session))
         conn = self._conn
         if conn is None or not self._checked:  # closed, or the first write: the general path
             self._write(lambda: self._insert(sql, params, cache))
@@ -376,8 +383,8 @@ class Store:
         events = []
         for (value,) in rows:
             try:
-                event = StoredEvent.model_validate(_decode(value))
-            except (_ForeignValue, ValidationError):
+                event = msgspec.json.decode(value, type=StoredEvent)
+            except (msgspec.DecodeError, TypeError):  # not JSON, not an event, or not text at all
                 raise StoreError(
                     f"{self.path}: holds an event that is not SteadyChat JSON; refusing to load it "
                     "(move the file aside and start a new store)"
@@ -387,7 +394,7 @@ class Store:
 
     # ----------------------------------------------------------------- sessions: the cache
     def put_session(self, record: SessionRecord) -> None:
-        self._write(lambda: self._sessions.__setitem__(record.id, record.model_dump(mode="json")))
+        self._write(lambda: self._sessions.__setitem__(record.id, as_json_data(record)))
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         raw = self._read(lambda: self._sessions.get(session_id))
@@ -489,8 +496,8 @@ class Store:
 
     def _validate_session(self, raw: Any) -> SessionRecord:
         try:
-            return SessionRecord.model_validate(raw)
-        except ValidationError:
+            return msgspec.convert(raw, SessionRecord)
+        except msgspec.ValidationError:
             raise StoreError(
                 f"{self.path}: holds a session record that is not SteadyChat JSON; refusing to load it"
             ) from None
@@ -557,7 +564,7 @@ class Store:
                 if change.acked_seq is not None:
                     self._sync[sid] = int(change.acked_seq)
                 if change.record is not None:
-                    self._sessions[sid] = change.record.model_dump(mode="json")
+                    self._sessions[sid] = as_json_data(change.record)
                 if change.conflict is False:
                     if sid in self._conflicts:
                         del self._conflicts[sid]

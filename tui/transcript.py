@@ -12,8 +12,8 @@ from typing import Any
 
 from tui.errors import StoreError
 from tui.events import InputData, data_of
-from tui.steps import StoredEvent
-from tui.store import Store
+from tui.steps import StoredEvent, as_json_data
+from tui.store import Store, session_meta
 
 EXPORT_PAGE = 1000
 
@@ -106,14 +106,14 @@ def _record_or_fail(store: Store, session_id: str) -> Any:
 def export_json(store: Store, session_id: str) -> Iterator[str]:
     """`{"session": {...}, "events": [...]}`, streamed page by page so memory stays bounded."""
     record = _record_or_fail(store, session_id)
-    meta = record.model_dump(mode="json", exclude={"state"})
+    meta = session_meta(record)
     meta["last_seq"] = max(record.last_seq, store.last_seq(session_id))
     meta["acked_seq"] = store.acked_seq(session_id)
     yield '{"session": ' + json.dumps(meta, ensure_ascii=False) + ', "events": ['
     first = True
     for page in _pages(store, session_id):
         for event in page:
-            yield ("" if first else ", ") + json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+            yield ("" if first else ", ") + json.dumps(as_json_data(event), ensure_ascii=False)
             first = False
     yield "]}\n"
 

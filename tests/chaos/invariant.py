@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.databases import server_seqs
+from tui.steps import as_json_data
 from tui.store import Store
 from tui.sync.status import SyncStatus
 
@@ -42,7 +43,7 @@ def server_db_seqs(db: Path | str, sid: str) -> list[int]:
 
 
 def local_events(store: Store, sid: str) -> list[dict[str, Any]]:
-    return [e.model_dump(mode="json") for e in store.events(sid)]
+    return [as_json_data(e) for e in store.events(sid)]
 
 
 def assert_exact_log(

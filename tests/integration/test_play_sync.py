@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tui.steps import as_json_data
 from tui.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ def server_events(url: str, token: str, sid: str) -> list[dict]:
 
 def client_events(store_path: Path, sid: str) -> list[dict]:
     with Store.open(store_path) as store:
-        return [e.model_dump(mode="json") for e in store.events(sid)]
+        return [as_json_data(e) for e in store.events(sid)]
 
 
 def test_play_syncs_in_the_background(tmp_path: Path, live_server, token_a: str) -> None:

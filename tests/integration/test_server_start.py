@@ -25,6 +25,7 @@ import pytest
 from tests.databases import server_seqs
 from tests.servers import ServerProcess
 from tui.server.sqlite_backend import APPLICATION_ID, SCHEMA_VERSION
+from tui.steps import as_json_data
 from tui.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -283,7 +284,7 @@ def test_two_workers_serve_play_and_sync_exactly_once(tmp_path: Path, server_db:
             for path in stores:
                 with Store.open(path) as opened:
                     for sid in opened.session_ids():
-                        local = [e.model_dump(mode="json") for e in opened.events(sid)]
+                        local = [as_json_data(e) for e in opened.events(sid)]
                         remote = api.get(f"/v1/sessions/{sid}/events", params={"limit": 500}).json()["events"]
                         assert remote == local, f"{sid[:8]}: the server's log differs from the client's"
                         assert server_seqs(server_db, sid) == list(range(1, len(local) + 1)), "exactly once"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tui.steps import StoredEvent
+from tui.steps import StoredEvent, as_json_data
 from tui.store import SessionRecord, Store
 from tui.sync.background import BackgroundSync, sync_all
 from tui.sync.status import ConnState, SyncStatus
@@ -97,7 +97,7 @@ def server_events(url: str, token: str, sid: str) -> list[dict[str, Any]]:
 
 def assert_invariant(store: Store, url: str, token: str, *sids: str) -> None:
     for sid in sids:
-        local = [e.model_dump(mode="json") for e in store.events(sid)]
+        local = [as_json_data(e) for e in store.events(sid)]
         assert [e["seq"] for e in local] == list(range(1, len(local) + 1))
         assert server_events(url, token, sid) == local
         assert store.acked_seq(sid) == len(local)

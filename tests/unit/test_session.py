@@ -10,6 +10,7 @@ import pytest
 from tui.errors import SessionBusyError, StoreError
 from tui.flow.yaml_format import flow_from_text
 from tui.session import CACHE_EVERY, Session, latest_active_session, stored_flow
+from tui.steps import copy_with
 from tui.store import Store
 
 FLOW_YAML = """
@@ -106,7 +107,7 @@ def test_only_the_event_written_then_crash(store: Store, flow) -> None:
     session.answer("first")
     cache_before = store.get_session(session.id)
     assert cache_before is not None and session._lock is not None
-    store.put_session(cache_before.model_copy(update={"last_seq": 2, "state": _initial_state(store, session)}))
+    store.put_session(copy_with(cache_before, {"last_seq": 2, "state": _initial_state(store, session)}))
     session._lock.release()
     resumed = Session.resume(store, session.id, clock=Clock())
     assert resumed.state.variables["count"] == "1"
@@ -247,3 +248,24 @@ def test_a_stale_answer_after_completion_records_nothing(store: Store, flow) -> 
     assert session.submit("again", to=ref).stale
     assert store.last_seq(session.id) == last
     session.close()
+
+
+def test_a_script_object_value_is_committed_and_read_back(tmp_path: Path) -> None:
+    """A Custom expression returning an object stores its JSON text (a `str` subclass inside the
+    engine): the step commits, and the store gives back the same events and cached value."""
+    flow = flow_from_text(
+        'name: Obj\nid: obj\ngroups:\n  A:\n    - ask: thing\n    - set: {profile: "({a: 1, b: [2]})"}\n'
+        '    - say: "Got {{profile}}"\n    - ask: more\n',
+        path="obj.yaml",
+    )
+    with Store.open(tmp_path / "s.db") as store:
+        session = Session.start(store, flow, clock=Clock(), seed=7)
+        made = session.answer("hi")
+        session.close()
+    assert {"kind": "text", "text": 'Got {"a":1,"b":[2]}', "markdown": 'Got {"a":1,"b":[2]}'} in [
+        e.data for e in made if e.type == "message"
+    ]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.events(session.id, after=made[0].seq - 1) == made
+        record = store.get_session(session.id)
+        assert record is not None and '{"a":1,"b":[2]}' in record.state.variables.values()

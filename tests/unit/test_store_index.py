@@ -15,7 +15,7 @@ import pytest
 from tui.errors import StoreError
 from tui.flow.loader import load_flow
 from tui.session import Session, latest_active_session
-from tui.steps import StoredEvent
+from tui.steps import StoredEvent, as_json_data, copy_with
 from tui.store import SessionRecord, SessionRewrite, SessionSummary, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,9 +122,9 @@ def _old_layout(path: Path, records: list[SessionRecord], events: dict[str, list
     put("meta", "app", {"name": "steadychat", "schema": 1})
     put("meta", "device_id", "d" * 32)
     for record in records:
-        put("sessions", record.id, record.model_dump(mode="json"))
+        put("sessions", record.id, as_json_data(record))
         for event in events.get(record.id, []):
-            put("events", f"{record.id}:{event.seq:010d}", event.model_dump(mode="json"))
+            put("events", f"{record.id}:{event.seq:010d}", as_json_data(event))
     put("sync", records[0].id, 1)
     put("conflicts", records[1].id, {"detail": "diverged", "server_seq": 3})
     conn.commit()
@@ -151,7 +151,7 @@ def test_a_store_made_before_the_index_gets_it_on_open_without_loss(tmp_path: Pa
         real_events = donor.events(real.id)
         donor_record = donor.get_session(real.id)
         assert donor_record is not None
-        real_record = donor_record.model_copy(update={"created_at": "2026-01-01T00:00:30.000Z"})
+        real_record = copy_with(donor_record, {"created_at": "2026-01-01T00:00:30.000Z"})
     records = [_record(_sid(i), "a", f"2026-01-01T00:00:{i:02d}.000Z", last_seq=2) for i in range(20)]
     records.append(real_record)
     _old_layout(path, records, {r.id: [_event(1), _event(2)] for r in records[:20]} | {real.id: real_events})

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from tui.server.app import create_app
-from tui.steps import StoredEvent
+from tui.steps import StoredEvent, as_json_data
 from tui.store import SessionRecord, Store
 from tui.sync.client import SyncClient
 from tui.sync.status import ConnState, SyncStatus
@@ -249,7 +249,7 @@ class Env:
     def assert_invariant(self, *sids: str) -> None:
         """Server events == client events, seq 1..N, nothing more; every event acked."""
         for sid in sids:
-            local = [e.model_dump(mode="json") for e in self.store.events(sid)]
+            local = [as_json_data(e) for e in self.store.events(sid)]
             assert [e["seq"] for e in local] == list(range(1, len(local) + 1))
             assert self.server_events(sid) == local
             assert self.store.acked_seq(sid) == len(local)

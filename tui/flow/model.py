@@ -62,18 +62,6 @@ MAX_ANSWER_BYTES_LIMIT = 512 * 1024
 """The most a flow may allow: an answer event must still fit the server's 1 MiB batch."""
 
 
-def new_dict() -> dict[str, Any]:
-    """A pydantic field's fresh `{}` (tui/steps.py). A plain function, not `dict`: pydantic reads
-    each default factory's signature when it builds a model, and a builtin's costs a parse of its
-    text signature (the first one compiles tokenize's patterns: ~8 ms of every start)."""
-    return {}
-
-
-def new_list() -> list[Any]:
-    """A pydantic field's fresh `[]` (see `new_dict`)."""
-    return []
-
-
 class _Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The flow models are msgspec Structs: plain, fast classes (building one checks nothing;
     `msgspec.convert`/`msgspec.json.decode` check a whole flow read from outside). Pydantic's

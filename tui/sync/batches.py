@@ -23,12 +23,12 @@ def encode_batch(events: Iterable[Any], max_bytes: int = MAX_BODY_BYTES) -> tupl
     """The longest prefix of `events` whose `{"events": [...]}` body fits `max_bytes`.
 
     Returns (body, count); count 0 means the first event alone is too large. Events are
-    StoredEvent models (pydantic's fast JSON) or plain dicts (NaN/Infinity raise ValueError).
+    StoredEvents (their JSON, made once) or plain dicts (NaN/Infinity raise ValueError).
     """
     texts = [
         json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         if isinstance(event, dict)
-        else event.model_dump_json()
+        else event.json_text()
         for event in events
     ]
     return encode_raw_batch(texts, max_bytes)

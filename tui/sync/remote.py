@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from tui.errors import SyncError
@@ -104,8 +105,8 @@ class ServerApi:
             raise SyncError(f"{self.url} no longer has session {sid}")
         page = _parse(EventPage, answer, self.url)
         try:
-            events = [StoredEvent.model_validate(event.model_dump()) for event in page.events]
-        except ValidationError:
+            events = [msgspec.convert(event.model_dump(), StoredEvent) for event in page.events]
+        except msgspec.ValidationError:
             raise SyncError(f"{self.url} sent an event this SteadyChat cannot read; nothing was stored") from None
         for offset, event in enumerate(events):
             if event.seq != after + 1 + offset:
