@@ -29,18 +29,9 @@ import msgspec
 
 from tui.events import EventType
 from tui.flow.model import VariableValue as VariableValue  # one definition; the engine imports it from here
+from tui.flow.model import plain_json_value
 
-
-def _plain(value: Any) -> Any:
-    """msgspec's hook for values it does not encode itself: a subclass of a JSON type (a script's
-    `JsonText` result is a `str`) as its plain value."""
-    for kind in (str, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-_encode_json = msgspec.json.Encoder(enc_hook=_plain).encode
+_encode_json = msgspec.json.Encoder(enc_hook=plain_json_value).encode
 
 
 class Record(msgspec.Struct, kw_only=True):
@@ -117,7 +108,7 @@ def copy_with(record: _R, update: dict[str, Any]) -> _R:
 
 def as_json_data(record: msgspec.Struct) -> Any:
     """The record as JSON values (dicts, lists, text, numbers): what its stored JSON decodes to."""
-    return msgspec.to_builtins(record, enc_hook=_plain)
+    return msgspec.to_builtins(record, enc_hook=plain_json_value)
 
 
 def as_json_text(record: msgspec.Struct) -> str:

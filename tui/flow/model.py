@@ -62,6 +62,15 @@ MAX_ANSWER_BYTES_LIMIT = 512 * 1024
 """The most a flow may allow: an answer event must still fit the server's 1 MiB batch."""
 
 
+def plain_json_value(value: Any) -> Any:
+    """msgspec's hook for values it does not encode itself: a subclass of a JSON type (a script's
+    `JsonText` result is a `str`) as its plain value. Pydantic's encoder took subclasses."""
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 class _Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The flow models are msgspec Structs: plain, fast classes (building one checks nothing;
     `msgspec.convert`/`msgspec.json.decode` check a whole flow read from outside). Pydantic's
@@ -174,7 +183,7 @@ class Flow(_Model, dict=True):
 
     def canonical_json(self) -> str:
         """Stable JSON text of the flow (sorted keys, no source line numbers)."""
-        data: dict[str, Any] = msgspec.to_builtins(self)
+        data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=plain_json_value)
         for group in data["groups"]:  # only the top flow's lines (linked flows keep `"line":null`)
             del group["line"]
             for block in group["blocks"]:
