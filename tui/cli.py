@@ -688,6 +688,4 @@ def test_flows(paths: tuple[Path, ...], update: bool, junit_path: Path | None) -
     """Run *.chat.yaml flow tests (folders searched recursively; default: the current folder)."""
     from tui.chattest.command import run_chat_tests
 
-    out = click.get_text_stream("stdout")
-    err = click.get_text_stream("stderr")
-    sys.exit(run_chat_tests(list(paths), update=update, junit=junit_path, out=out, err=err))
+    sys.exit(run_chat_tests(list(paths), update=update, junit=junit_path, out=sys.stdout, err=sys.stderr))
