@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
@@ -38,15 +37,8 @@ class MediaBubble(Bubble):
 
 
 class UserBubble(Bubble):
-    """The user's answer; a refused answer is marked."""
-
-
-class UserRow(Horizontal):
-    """Holds a UserBubble against the right edge."""
-
-    def __init__(self, bubble: UserBubble) -> None:
-        super().__init__(bubble)
-        self.seq = bubble.seq
+    """The user's answer; a refused answer is marked. The transcript's layout puts it against the
+    right edge (no row container: one widget per answer keeps the transcript's layout cheap)."""
 
 
 class NoteLine(Bubble):
@@ -106,12 +98,12 @@ def _message_bubble(event: StoredEvent) -> Widget:
 def _answer_row(event: StoredEvent) -> Widget:
     text = shown_answer(event.data)  # as saved, like Typebot relabels it; a refusal as typed
     if event.data.get("valid", True) is False:
-        return UserRow(UserBubble(f"{text or '(empty)'}  ✗ refused", seq=event.seq, classes="-refused"))
-    return UserRow(UserBubble(text or "(skipped)", seq=event.seq))
+        return UserBubble(f"{text or '(empty)'}  ✗ refused", seq=event.seq, classes="-refused")
+    return UserBubble(text or "(skipped)", seq=event.seq)
 
 
 def _command_row(event: StoredEvent) -> Widget:
-    return UserRow(UserBubble(f"/{event.data.get('name', '')}", seq=event.seq))
+    return UserBubble(f"/{event.data.get('name', '')}", seq=event.seq)
 
 
 def _note_line(event: StoredEvent) -> Widget:

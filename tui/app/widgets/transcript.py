@@ -7,14 +7,17 @@ before it, so a 10,000-step session opens as fast as a 10-step one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.layouts.vertical import VerticalLayout
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.app.widgets.bubble import bubble_for
+from tui.app.widgets.bubble import UserBubble, bubble_for
 from tui.steps import StoredEvent
 
 PAGE_SIZE = 50
@@ -27,6 +30,34 @@ CHAT_WIDTH = 112
 """Widest column the bubbles use (85% of it: ~95 columns); a wider terminal centres it."""
 
 PageSource = Callable[[int, int], list[StoredEvent]]  # (before_seq, limit) -> ascending events
+
+
+if TYPE_CHECKING:
+    from textual.layout import ArrangeResult, Layout
+
+
+class TranscriptLayout(VerticalLayout):
+    """The vertical layout, with each `UserBubble` against the right edge.
+
+    What a right-aligned row container around each user bubble would give (the same regions),
+    without a container per answer: every layout pass arranges every mounted bubble, and a
+    container costs a nested arrangement of its own.
+    """
+
+    def arrange(self, parent: Widget, children: list[Widget], size: Size, greedy: bool = True) -> ArrangeResult:
+        placements = super().arrange(parent, children, size, greedy)
+        width = size.width
+        for index, placement in enumerate(placements):
+            if isinstance(placement.widget, UserBubble):
+                region, margin = placement.region, placement.margin
+                # Right-aligned as a container would align it: its margins count, never off the left edge.
+                shift = max(0, width - (margin.left + region.width + margin.right))
+                if shift:
+                    placements[index] = placement._replace(region=region._replace(x=margin.left + shift))
+        return placements
+
+
+TRANSCRIPT_LAYOUT = TranscriptLayout()
 
 
 class EarlierMarker(Static):
@@ -53,6 +84,11 @@ class Transcript(VerticalScroll, can_focus=True):
         side = 1 + max(0, event.size.width - CHAT_WIDTH) // 2
         if self.styles.padding.left != side:
             self.styles.padding = (1, side, 0, side)
+
+    @property
+    def layout(self) -> Layout:
+        """Always the transcript's own layout (user bubbles right-aligned, see `TranscriptLayout`)."""
+        return TRANSCRIPT_LAYOUT
 
     @property
     def has_earlier(self) -> bool:
