@@ -471,7 +471,7 @@ def stored_flow(store: Store, flow_hash: str) -> Flow:
         raise StoreError(f"{store.path}: the flow of this session is missing from the store")
     try:
         return msgspec.json.decode(text, type=Flow)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except msgspec.DecodeError as exc:  # not JSON, or not a flow (ValidationError is a DecodeError)
         raise StoreError(f"{store.path}: the stored flow of this session is damaged ({exc})") from None
 
 
