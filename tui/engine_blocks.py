@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tui.flow.jsvalues import js_number_to_string
 from tui.flow.model import Block, Flow, Item
 from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
@@ -259,11 +260,22 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
         Choice(
             id=item.id,
             label=str(item.data.get("title") or item.data.get("pictureSrc") or ""),
-            description=item.data.get("description") or None,
-            picture=item.data.get("pictureSrc") or None,
+            description=_item_text(item.data.get("description")),
+            picture=_item_text(item.data.get("pictureSrc")),
         )
         for item in _visible_items(block, scope)
     ]
+
+
+def _item_text(value: Any) -> str | None:
+    """An item's optional text (a description, a picture URL): text as is, a number as its
+    text, anything else (a list, an object, an empty text) None. A Choice is stored as is (its
+    constructor checks nothing), so a value of another type would make the session unreadable."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return js_number_to_string(value)
+    return None
 
 
 def _rating_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
@@ -289,8 +301,8 @@ def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
         Choice(
             id=item.id,
             label=str(item.data.get("title") or ""),
-            description=item.data.get("description") or None,
-            picture=item.data.get("imageUrl") or None,
+            description=_item_text(item.data.get("description")),
+            picture=_item_text(item.data.get("imageUrl")),
         )
         for item in _visible_items(block, scope)
     ]

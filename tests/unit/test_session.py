@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tui.errors import SessionBusyError, StoreError
+from tui.flow.typebot import import_typebot
 from tui.flow.yaml_format import flow_from_text
 from tui.session import CACHE_EVERY, Session, latest_active_session, stored_flow
 from tui.steps import copy_with
@@ -269,3 +271,37 @@ def test_a_script_object_value_is_committed_and_read_back(tmp_path: Path) -> Non
         assert store.events(session.id, after=made[0].seq - 1) == made
         record = store.get_session(session.id)
         assert record is not None and '{"a":1,"b":[2]}' in record.state.variables.values()
+
+
+@pytest.mark.parametrize(
+    ("block_type", "item"),
+    [
+        ("picture choice input", {"id": "i1", "title": 7, "description": 5, "pictureSrc": 9.5}),
+        ("picture choice input", {"id": "i1", "title": "A", "description": ["x"], "pictureSrc": {"u": 1}}),
+    ],
+)
+def test_an_item_text_of_another_type_still_gives_a_readable_session(
+    tmp_path: Path, block_type: str, item: dict[str, object]
+) -> None:
+    """A Choice is stored as built (a Struct's constructor checks nothing): an item's description
+    or picture that is not text must not be stored as is, or the session could not be read back."""
+    flow = import_typebot(
+        {
+            "version": "6",
+            "id": "pic",
+            "name": "Pic",
+            "events": [{"id": "ev", "type": "start", "outgoingEdgeId": "e0"}],
+            "groups": [{"id": "g", "title": "G", "blocks": [{"id": "b", "type": block_type, "items": [item]}]}],
+            "edges": [{"id": "e0", "from": {"eventId": "ev"}, "to": {"groupId": "g"}}],
+        },
+        path="pic.json",
+    )
+    with Store.open(tmp_path / "s.db") as store:
+        session = Session.start(store, flow, clock=Clock(), seed=7)
+        session.close()
+    with Store.open(tmp_path / "s.db") as store:
+        record = store.get_session(session.id)
+        assert record is not None and record.state.input is not None
+        (choice,) = record.state.input.choices
+        assert all(value is None or isinstance(value, str) for value in (choice.description, choice.picture))
+        assert store.events(session.id)[-1].data["choices"] == [msgspec.to_builtins(choice)]
