@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tui.flow.jsvalues import js_number_to_string
 from tui.flow.model import Block, Flow, Item
 from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
@@ -169,12 +170,12 @@ def format_transcript(entries: list[dict[str, str]]) -> str:
 def input_spec(block: Block, scope: Scope) -> InputSpec:
     """The InputSpec for a waiting input, with Typebot's defaults and variables resolved."""
     options = block.options or {}
-    labels = options.get("labels") or {}
+    labels = _labels(options)
     spec = InputSpec(
         block_id=block.id,
         kind=_INPUT_KIND.get(block.type, block.type),
-        placeholder=substitute(labels.get("placeholder") or _PLACEHOLDERS.get(block.type, ""), scope),
-        button=substitute(labels.get("button") or "Send", scope),
+        placeholder=substitute(_text(labels.get("placeholder")) or _PLACEHOLDERS.get(block.type, ""), scope),
+        button=substitute(_text(labels.get("button")) or "Send", scope),
         prefill=_prefill(options, scope),
     )
     builder = _SPEC_BUILDERS.get(block.type)
@@ -224,13 +225,13 @@ def _date_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     spec.has_time = bool(options.get("hasTime", False))
     spec.is_range = bool(options.get("isRange", False))
-    spec.date_format = options.get("format") or ("dd/MM/yyyy HH:mm" if spec.has_time else "dd/MM/yyyy")
-    spec.min = substitute(options["min"], scope) or None if options.get("min") else None
-    spec.max = substitute(options["max"], scope) or None if options.get("max") else None
+    spec.date_format = _text(options.get("format")) or ("dd/MM/yyyy HH:mm" if spec.has_time else "dd/MM/yyyy")
+    spec.min = substitute(_text(options.get("min")), scope) or None
+    spec.max = substitute(_text(options.get("max")), scope) or None
 
 
 def _time_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
-    spec.date_format = block.options.get("format") or "HH:mm"
+    spec.date_format = _text(block.options.get("format")) or "HH:mm"
 
 
 def _visible_items(block: Block, scope: Scope) -> list[Item]:
@@ -242,9 +243,9 @@ def _visible_items(block: Block, scope: Scope) -> list[Item]:
 def _choice_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     spec.multiple = bool(options.get("isMultipleChoice", False))
-    spec.button = substitute(options.get("buttonLabel") or "Send", scope)
+    spec.button = substitute(_text(options.get("buttonLabel")) or "Send", scope)
     spec.placeholder = (
-        substitute(options.get("searchInputPlaceholder") or "Filter the options...", scope)
+        substitute(_text(options.get("searchInputPlaceholder")) or "Filter the options...", scope)
         if options.get("isSearchable")
         else ""
     )
@@ -259,29 +260,49 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
         Choice(
             id=item.id,
             label=str(item.data.get("title") or item.data.get("pictureSrc") or ""),
-            description=item.data.get("description") or None,
-            picture=item.data.get("pictureSrc") or None,
+            description=_text(item.data.get("description")),
+            picture=_text(item.data.get("pictureSrc")),
         )
         for item in _visible_items(block, scope)
     ]
 
 
+def _text(value: Any) -> str | None:
+    """An optional text of a Typebot block (a label, a format, an item's description or
+    picture): text as is, a number as its JS text, anything else (a list, an object, an empty
+    text) None, so the caller's default applies. An InputSpec or Choice is stored as built (a
+    Struct's constructor checks nothing): a value of another type would make the session
+    unreadable, and `substitute` passes a list through."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return js_number_to_string(value)
+    return None
+
+
+def _labels(options: dict[str, Any]) -> dict[str, Any]:
+    """An input's `labels` object; anything else counts as none."""
+    labels = options.get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
 def _rating_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
-    labels = options.get("labels") or {}
+    labels = _labels(options)
     is_numbers = (options.get("buttonType") or "Numbers") == "Numbers"
     spec.rating_from = int(options.get("startsAt", 0) or 0) if is_numbers else 1
     spec.rating_to = int(options.get("length", 10) or 10)
-    spec.rating_left = substitute(labels["left"], scope) if labels.get("left") else None
-    spec.rating_right = substitute(labels["right"], scope) if labels.get("right") else None
+    left, right = _text(labels.get("left")), _text(labels.get("right"))
+    spec.rating_left = substitute(left, scope) if left else None
+    spec.rating_right = substitute(right, scope) if right else None
 
 
 def _file_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
-    labels = options.get("labels") or {}
+    labels = _labels(options)
     spec.required = bool(options.get("isRequired", True))
     spec.multiple = bool(options.get("isMultipleAllowed", False))
-    spec.button = substitute(labels.get("button") or "Upload", scope)
+    spec.button = substitute(_text(labels.get("button")) or "Upload", scope)
 
 
 def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
@@ -289,8 +310,8 @@ def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
         Choice(
             id=item.id,
             label=str(item.data.get("title") or ""),
-            description=item.data.get("description") or None,
-            picture=item.data.get("imageUrl") or None,
+            description=_text(item.data.get("description")),
+            picture=_text(item.data.get("imageUrl")),
         )
         for item in _visible_items(block, scope)
     ]

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tui.errors import SessionBusyError, StoreError
+from tui.flow.model import Flow
+from tui.flow.typebot import import_typebot
 from tui.flow.yaml_format import flow_from_text
 from tui.session import CACHE_EVERY, Session, latest_active_session, stored_flow
-from tui.steps import copy_with
+from tui.steps import InputSpec, copy_with
 from tui.store import Store
 
 FLOW_YAML = """
@@ -269,3 +272,72 @@ def test_a_script_object_value_is_committed_and_read_back(tmp_path: Path) -> Non
         assert store.events(session.id, after=made[0].seq - 1) == made
         record = store.get_session(session.id)
         assert record is not None and '{"a":1,"b":[2]}' in record.state.variables.values()
+
+
+def _one_input_flow(block: dict[str, object]) -> Flow:
+    return import_typebot(
+        {
+            "version": "6",
+            "id": "one",
+            "name": "One",
+            "events": [{"id": "ev", "type": "start", "outgoingEdgeId": "e0"}],
+            "groups": [{"id": "g", "title": "G", "blocks": [{"id": "b", **block}]}],
+            "edges": [{"id": "e0", "from": {"eventId": "ev"}, "to": {"groupId": "g"}}],
+        },
+        path="one.json",
+    )
+
+
+def _stored_input(tmp_path: Path, flow: Flow) -> InputSpec:
+    """The waiting input as the store gives it back after a start (and its event agrees)."""
+    with Store.open(tmp_path / "s.db") as store:
+        session = Session.start(store, flow, clock=Clock(), seed=7)
+        session.close()
+    with Store.open(tmp_path / "s.db") as store:
+        record = store.get_session(session.id)
+        assert record is not None and record.state.input is not None
+        assert store.events(session.id)[-1].data == msgspec.to_builtins(record.state.input)
+        return record.state.input
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": "i1", "title": 7, "description": 5, "pictureSrc": 9.5},
+        {"id": "i1", "title": "A", "description": ["x"], "pictureSrc": {"u": 1}},
+    ],
+)
+def test_an_item_text_of_another_type_still_gives_a_readable_session(tmp_path: Path, item: dict[str, object]) -> None:
+    """A Choice is stored as built (a Struct's constructor checks nothing): an item's description
+    or picture that is not text must not be stored as is, or the session could not be read back."""
+    spec = _stored_input(tmp_path, _one_input_flow({"type": "picture choice input", "items": [item]}))
+    (choice,) = spec.choices
+    assert all(value is None or isinstance(value, str) for value in (choice.description, choice.picture))
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "expected"),
+    [
+        ({"type": "file input", "options": {"labels": {"button": [1, 2]}}}, "button", "Upload"),
+        ({"type": "text input", "options": {"labels": {"placeholder": {"a": 1}, "button": 5}}}, "button", "5"),
+        ({"type": "text input", "options": {"labels": ["x"]}}, "placeholder", "Type your answer..."),
+        ({"type": "date input", "options": {"format": ["d"], "min": [1]}}, "date_format", "dd/MM/yyyy"),
+        ({"type": "time input", "options": {"format": 5}}, "date_format", "5"),
+        ({"type": "rating input", "options": {"labels": {"left": [1], "right": 10}}}, "rating_right", "10"),
+        (
+            {"type": "choice input", "options": {"buttonLabel": {"a": 1}}, "items": [{"id": "i", "content": "A"}]},
+            "button",
+            "Send",
+        ),
+    ],
+)
+def test_an_input_label_of_another_type_still_gives_a_readable_session(
+    tmp_path: Path, block: dict[str, object], field: str, expected: str
+) -> None:
+    """An InputSpec is stored as built: a Typebot label or format that is not text takes its
+    default (a number its text) instead of making the session unreadable."""
+    spec = _stored_input(tmp_path, _one_input_flow(block))
+    assert getattr(spec, field) == expected
+    for name in ("placeholder", "button", "date_format", "min", "max", "rating_left", "rating_right"):
+        value = getattr(spec, name)
+        assert value is None or isinstance(value, (str, float)), name
