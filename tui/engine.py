@@ -575,7 +575,7 @@ def _edge_by_content(run: _Run, block: Block, content: str) -> str | None:
 def _save_answer(run: _Run, block: Block, content: str) -> None:
     """Save into the input's variable; a variable already holding a list gets it appended."""
     variable_id = block.options.get("variableId")
-    if not variable_id:
+    if not variable_id or not isinstance(variable_id, str):  # not text: names no variable
         return
     current = run.state.variables.get(variable_id)
     _set(run, variable_id, [*current, content] if isinstance(current, list) else content)

@@ -956,3 +956,36 @@ def test_scripts_replay_identically() -> None:
     assert first == lines(engine.start(flow, now=NOW, seed=1).events)
     assert first != lines(engine.start(flow, now=NOW, seed=2).events)
     assert first[0].endswith(" 2024-05-06T14:30:15.123Z")  # the step's now, milliseconds kept
+
+
+# ---------------------------------------------------------------------------------------------
+# Options of the wrong type (hand-edited exports): no traceback, and a state the store reads back
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_back(state: EngineState) -> EngineState:
+    """The state as the store reads it (a Struct's constructor checks nothing; a read does)."""
+    return msgspec.json.decode(msgspec.json.encode(state), type=EngineState)
+
+
+def test_a_condition_block_whose_variable_id_is_an_object_reads_it_as_unknown() -> None:
+    fb = FB()
+    comparison = {"id": "c", "variableId": {"a": 1}, "comparisonOperator": "Is empty"}
+    fb.group(
+        "A",
+        block("Condition", items=[item(edge=fb.to("B"), content={"comparisons": [comparison]})]),
+        text("else"),
+    )
+    fb.group("B", text("empty"))
+    fb.start("A")
+    assert play(fb.build())[1] == ["bot: empty", "end"]
+
+
+def test_an_input_whose_variable_id_is_an_object_saves_nothing() -> None:
+    fb = FB()
+    fb.var("Name")
+    fb.group("A", block("text input", variableId={"a": 1}), text("bye"))
+    fb.start("A")
+    state, out = play(fb.build(), "Bob")
+    assert out == ["input: text", "answer: Bob", "bot: bye", "end"]
+    assert _read_back(state).variables == {}
