@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import random
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tui.flow.jsvalues import js_number_to_string
+from tui.flow.jsvalues import js_number_to_string, js_to_number
 from tui.flow.model import Block, Flow, Item
 from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
@@ -280,6 +281,15 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _whole_number(value: Any, default: int) -> int:
+    """A rating bound: `value || default` as JS `Number` reads it, its whole part; a value that
+    is no finite number (an object, "abc", "{{X}}") takes the default instead of raising."""
+    if not value:
+        return default
+    number = js_to_number(value)
+    return int(number) if math.isfinite(number) else default
+
+
 def _labels(options: dict[str, Any]) -> dict[str, Any]:
     """An input's `labels` object; anything else counts as none."""
     labels = options.get("labels")
@@ -290,8 +300,8 @@ def _rating_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     labels = _labels(options)
     is_numbers = (options.get("buttonType") or "Numbers") == "Numbers"
-    spec.rating_from = int(options.get("startsAt", 0) or 0) if is_numbers else 1
-    spec.rating_to = int(options.get("length", 10) or 10)
+    spec.rating_from = _whole_number(options.get("startsAt"), 0) if is_numbers else 1
+    spec.rating_to = _whole_number(options.get("length"), 10)
     left, right = _text(labels.get("left")), _text(labels.get("right"))
     spec.rating_left = substitute(left, scope) if left else None
     spec.rating_right = substitute(right, scope) if right else None

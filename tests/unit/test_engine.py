@@ -989,3 +989,20 @@ def test_an_input_whose_variable_id_is_an_object_saves_nothing() -> None:
     state, out = play(fb.build(), "Bob")
     assert out == ["input: text", "answer: Bob", "bot: bye", "end"]
     assert _read_back(state).variables == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"startsAt": "abc", "length": [3, 4]}, (0, 10)),
+        ({"startsAt": {"a": 1}, "length": "{{X}}"}, (0, 10)),
+        ({"startsAt": "2", "length": 7.9}, (2, 7)),  # as before: a numeric text, a whole part
+        ({"startsAt": 1, "length": 5}, (1, 5)),
+    ],
+)
+def test_a_rating_bound_that_is_not_a_number_takes_its_default(options: dict, expected: tuple[int, int]) -> None:
+    fb = FB()
+    fb.group("A", block("rating input", **options))
+    fb.start("A")
+    spec = _read_back(engine.start(fb.build(), now=NOW, seed=1).state).input
+    assert spec is not None and (spec.rating_from, spec.rating_to) == expected
