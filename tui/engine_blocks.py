@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tui.flow.jsvalues import js_number_to_string, js_to_number
+from tui.flow.jsvalues import js_to_number, optional_text
 from tui.flow.model import Block, Flow, Item
 from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
@@ -260,7 +260,7 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.choices = [
         Choice(
             id=item.id,
-            label=str(item.data.get("title") or item.data.get("pictureSrc") or ""),
+            label=_text(item.data.get("title")) or _text(item.data.get("pictureSrc")) or "",
             description=_text(item.data.get("description")),
             picture=_text(item.data.get("pictureSrc")),
         )
@@ -270,15 +270,11 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
 
 def _text(value: Any) -> str | None:
     """An optional text of a Typebot block (a label, a format, an item's description or
-    picture): text as is, a number as its JS text, anything else (a list, an object, an empty
-    text) None, so the caller's default applies. An InputSpec or Choice is stored as built (a
-    Struct's constructor checks nothing): a value of another type would make the session
-    unreadable, and `substitute` passes a list through."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return js_number_to_string(value)
-    return None
+    picture, a media URL): `optional_text`, so the caller's default applies to a value of
+    another type. An InputSpec or Choice is stored as built (a Struct's constructor checks
+    nothing): such a value would make the session unreadable, and `substitute` passes a list
+    through."""
+    return optional_text(value)
 
 
 def _whole_number(value: Any, default: int) -> int:
@@ -319,7 +315,7 @@ def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.choices = [
         Choice(
             id=item.id,
-            label=str(item.data.get("title") or ""),
+            label=_text(item.data.get("title")) or "",
             description=_text(item.data.get("description")),
             picture=_text(item.data.get("imageUrl")),
         )

@@ -1006,3 +1006,26 @@ def test_a_rating_bound_that_is_not_a_number_takes_its_default(options: dict, ex
     fb.start("A")
     spec = _read_back(engine.start(fb.build(), now=NOW, seed=1).state).input
     assert spec is not None and (spec.rating_from, spec.rating_to) == expected
+
+
+def test_a_picture_choice_or_card_title_that_is_not_text_is_answered_by_its_js_text() -> None:
+    fb = FB()
+    saved = fb.var("Saved")
+    pictures = [item(id="p1", title=5, pictureSrc="http://a"), item(id="p2", title={"a": 1}, pictureSrc="http://b")]
+    fb.group(
+        "A",
+        block("picture choice input", items=pictures, variableId=saved),
+        block("cards", items=[item(id="c1", title=[1], imageUrl="http://c", paths=5)]),
+        block("cards", items=[item(id="c2", title=2.5, paths=[{"id": "go", "text": "Go"}])]),
+    )
+    fb.start("A")
+    state, out = play(fb.build(), "http://b", "c1", "Go")
+    assert out[:4] == [
+        "input: picture choice",
+        "answer: http://b",
+        "input: cards",
+        "retry: Invalid message. Please, try again.",
+    ]
+    assert _read_back(state).variables == {saved: "http://b"}
+    state, out = play(fb.build(), "5")
+    assert out[:2] == ["input: picture choice", "answer: 5"]

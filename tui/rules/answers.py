@@ -16,7 +16,14 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from tui.flow.jsvalues import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
+from tui.flow.jsvalues import (
+    js_json_stringify,
+    js_number,
+    js_number_to_string,
+    js_parse_float,
+    js_trim,
+    optional_text,
+)
 from tui.flow.model import Block, Item, VariableValue
 from tui.rules._dates import format_tr35, parse_bound, parse_reply_date
 from tui.rules.conditions import evaluate_condition
@@ -383,8 +390,9 @@ def _dynamic_cards(block: Block, scope: Scope) -> list[Item] | None:
         return None
     item = block.items[0]
     lists: dict[str, Any] = {}
-    for key in ("imageUrl", "title", "description"):
-        variable = find_unique_variable(item.data.get(key), scope)
+    texts = {key: _str_or_none(item.data.get(key)) for key in ("imageUrl", "title", "description")}
+    for key, text in texts.items():
+        variable = find_unique_variable(text, scope)
         lists[key] = scope.get_by_id(variable.id) if variable else None
     driver = next((k for k in ("title", "imageUrl", "description") if isinstance(lists[k], list)), None)
     if driver is None:
@@ -395,10 +403,16 @@ def _dynamic_cards(block: Block, scope: Scope) -> list[Item] | None:
         for key, value in lists.items():
             if isinstance(value, list):
                 data[key] = value[index] if index < len(value) else None
-            elif key in lists and find_unique_variable(item.data.get(key), scope):
+            elif key in lists and find_unique_variable(texts[key], scope):
                 data[key] = value
         cards.append(replace(item, data=_deep_substitute(data, scope)))
     return cards
+
+
+def _str_or_none(value: Any) -> str | None:
+    """A card field that only names a list variable when it is text (`{{X}}`); a number, list
+    or object in a hand-edited export names none (and must not reach `str.startswith`)."""
+    return value if isinstance(value, str) else None
 
 
 def _label(item: Item) -> str | None:
@@ -407,7 +421,7 @@ def _label(item: Item) -> str | None:
     if "content" in data or ("title" not in data and "pictureSrc" not in data):
         content = data.get("content")
         return content if isinstance(content, str) else None
-    return data.get("title") or data.get("pictureSrc") or None
+    return optional_text(data.get("title")) or optional_text(data.get("pictureSrc"))
 
 
 def _value(item: Item) -> str | None:
@@ -499,16 +513,17 @@ def _parse_cards(block: Block, text: str, scope: Scope, now: datetime) -> Answer
     item, path = _match_card(items, text)
     if item is None:
         return None
-    content = item.data.get("title") or item.data.get("imageUrl")
+    content = optional_text(item.data.get("title")) or optional_text(item.data.get("imageUrl"))
     if not content:
         return None
     updates = _card_variable_updates(block, scope, item, path)
     edge = path.get("outgoingEdgeId") if isinstance(path, dict) else None
-    return Success(str(content), edge, updates)
+    return Success(content, edge, updates)
 
 
 def _paths(item: Item) -> list[dict[str, Any]]:
-    return [p for p in item.data.get("paths") or [] if isinstance(p, dict)]
+    paths = item.data.get("paths")
+    return [p for p in paths if isinstance(p, dict)] if isinstance(paths, list) else []
 
 
 def _match_card(items: list[Item], text: str) -> tuple[Item | None, dict[str, Any] | None]:
@@ -532,9 +547,12 @@ def _card_variable_updates(
     block: Block, scope: Scope, item: Item, path: dict[str, Any] | None
 ) -> dict[str, VariableValue]:
     updates: dict[str, VariableValue] = {}
-    for mapping in block.options.get("saveResponseMapping") or []:
+    mappings = block.options.get("saveResponseMapping")
+    for mapping in mappings if isinstance(mappings, list) else []:
+        if not isinstance(mapping, dict):
+            continue
         variable_id, kind = mapping.get("variableId"), mapping.get("field")
-        if not variable_id or not kind or not scope.has_id(variable_id):
+        if not variable_id or not isinstance(kind, str) or not kind or not scope.has_id(variable_id):
             continue
         value: Any = None
         if kind in _CARD_FIELDS:
