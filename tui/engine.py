@@ -514,7 +514,7 @@ def _on_reply(run: _Run, at: Pointer, text: str, *, fire_events: bool) -> Next:
         return _on_input_reply(run, at, block, text, fire_events)
     run.emit("answer", block_id=block.id, text=text, content=text)
     if block.type == "embed":
-        target = ((block.content or {}).get("waitForEvent") or {}).get("saveDataInVariableId")
+        target = eb.wait_for_event(block).get("saveDataInVariableId")
         _set(run, target, eb.json_or_text(text))
     return _after(run, at, block.outgoing_edge_id)
 

@@ -128,10 +128,10 @@ def _text_message(content: dict[str, Any], scope: Scope, take_latest: bool) -> d
 
 def _media_url(kind: str, content: dict[str, Any], scope: Scope) -> str:
     """The substituted URL of an image/video/audio/embed bubble (videos may give only an id)."""
-    url = substitute(content.get("url") or "", scope)
+    url = substitute(_text(content.get("url")), scope)
     if url or kind != "video":
         return url
-    video_id = content.get("id")
+    video_id = _text(content.get("id"))
     if not video_id:
         return ""
     if content.get("type") == "youtube":
@@ -143,8 +143,13 @@ def _media_url(kind: str, content: dict[str, Any], scope: Scope) -> str:
 
 def embed_waits(block: Block) -> bool:
     """An embed bubble with `waitForEvent.isEnabled` pauses the flow on itself."""
-    wait = (block.content or {}).get("waitForEvent") or {}
-    return block.type == "embed" and bool(wait.get("isEnabled"))
+    return block.type == "embed" and bool(wait_for_event(block).get("isEnabled"))
+
+
+def wait_for_event(block: Block) -> dict[str, Any]:
+    """An embed's `waitForEvent` object; anything else (a list in a hand-edited file) is none."""
+    wait = (block.content or {}).get("waitForEvent")
+    return wait if isinstance(wait, dict) else {}
 
 
 def transcript_entry(message: dict[str, Any]) -> dict[str, str] | None:

@@ -1029,3 +1029,31 @@ def test_a_picture_choice_or_card_title_that_is_not_text_is_answered_by_its_js_t
     assert _read_back(state).variables == {saved: "http://b"}
     state, out = play(fb.build(), "5")
     assert out[:2] == ["input: picture choice", "answer: 5"]
+
+
+def test_a_media_url_that_is_not_text_never_reaches_the_transcript_as_is() -> None:
+    """A Transcript flow records each image's URL: one that was a list or object went into
+    EngineState.transcript (list[dict[str, str]]) and the store refused the session; a number
+    raised in `substitute`. A number now reads as its JS text, anything else as no URL."""
+    fb = FB()
+    tr = fb.var("T")
+    fb.group(
+        "A",
+        block("image", content={"url": 5}),
+        block("image", content={"url": ["http://a"]}),
+        block("video", content={"url": {"u": 1}, "id": ["x"], "type": "youtube"}),
+        block("audio", content={"url": "http://b.mp3"}),
+        block("Set variable", variableId=tr, type="Transcript"),
+        block("text input"),
+    )
+    fb.start("A")
+    state, out = play(fb.build())
+    assert out == ["image: [image: 5]", "audio: [audio: http://b.mp3]", "input: text"]
+    assert _read_back(state).transcript == [{"role": "bot", "text": "5"}, {"role": "bot", "text": "http://b.mp3"}]
+
+
+def test_an_embed_whose_wait_for_event_is_not_an_object_does_not_wait() -> None:
+    fb = FB()
+    fb.group("A", block("embed", content={"url": "http://e", "waitForEvent": [True]}), text("after"))
+    fb.start("A")
+    assert play(fb.build())[1] == ["embed: [embed: http://e]", "bot: after", "end"]
