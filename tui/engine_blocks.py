@@ -426,7 +426,9 @@ def popped(current: VariableValue, kind: str) -> tuple[Any, Any]:
 
 def map_item_value(options: dict[str, Any], scope: Scope) -> VariableValue:
     """Map item with same index: the target list's item at the base item's index, else None."""
-    params = options.get("mapListItemParams") or {}
+    params = options.get("mapListItemParams")
+    if not isinstance(params, dict):
+        return None
     base_list = scope.get_by_id(params.get("baseListVariableId") or "")
     base_item = scope.get_by_id(params.get("baseItemVariableId") or "")
     target = scope.get_by_id(params.get("targetListVariableId") or "")
@@ -498,9 +500,9 @@ def set_variable_value(
     types (Phone number, Contact name, Referral ids) have no value here, as on the web.
     """
     if kind in ("Now", "Today", "Yesterday", "Tomorrow"):
-        return dated_value(kind, now, substitute(options.get("timeZone") or "", scope))
+        return dated_value(kind, now, substitute(_text(options.get("timeZone")), scope))
     if kind == "Custom":
-        expression = options.get("expressionToEvaluate")
+        expression = _text(options.get("expressionToEvaluate"))
         on_client = bool(options.get("isExecutedOnClient"))
         if not expression:
             return None
@@ -515,7 +517,7 @@ def set_variable_value(
             expression, scope, on_client=on_client, on_error=client_failed if on_client else None
         )
     if kind == "Append value(s)":
-        item = substitute(options.get("item") or "", scope)
+        item = substitute(_text(options.get("item")), scope)
         return append_value(scope.get_by_id(options["variableId"]), item)
     if kind in ("User ID", "Result ID"):
         return result_id(seed)

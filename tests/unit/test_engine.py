@@ -1057,3 +1057,59 @@ def test_an_embed_whose_wait_for_event_is_not_an_object_does_not_wait() -> None:
     fb.group("A", block("embed", content={"url": "http://e", "waitForEvent": [True]}), text("after"))
     fb.start("A")
     assert play(fb.build())[1] == ["embed: [embed: http://e]", "bot: after", "end"]
+
+
+def _one_block_flow(*blocks: Block) -> tuple[Flow, str]:
+    fb = FB()
+    x = fb.var("X", "a", id="vx")
+    fb.var("L", ["a", "b"], id="vl")
+    fb.group("A", *blocks, text("after {{X}}"))
+    fb.start("A")
+    return fb.build(), x
+
+
+@pytest.mark.parametrize(
+    ("blocks", "answers", "expected"),
+    [
+        # Set variable: a type that is not text is the default (Custom); code, item, time zone
+        # or map parameters that are not text/object count as none
+        ([block("Set variable", variableId="vx", type={"a": 1}, expressionToEvaluate="1 + 1")], (), "after 2"),
+        ([block("Set variable", variableId="vx", expressionToEvaluate={"a": 1})], (), "after "),
+        ([block("Set variable", variableId="vl", type="Append value(s)", item=[1]), text("{{L}}")], (), "after a"),
+        ([block("Set variable", variableId="vx", type="Now", timeZone=["x"])], (), "after 2024-05-06T14:30:15.123Z"),
+        (
+            [block("Set variable", variableId="vx", type="Map item with same index", mapListItemParams=[1])],
+            (),
+            "after ",
+        ),
+        # a rich-text element whose children are not a list has none
+        ([Block(id="t", type="text", content={"richText": [{"type": "p", "children": 5}]})], (), "after a"),
+        (
+            [Block(id="t", type="text", content={"richText": [{"type": "ul", "children": [{"children": 5}]}]})],
+            (),
+            "after a",
+        ),
+        # a date input's format or bounds that are not text take the default, as its spec does
+        ([block("date input", variableId="vx", format={"a": 1}, min=[1])], ("2020-01-02",), "after 02/01/2020"),
+        # a file input's allowed types that are not a list restrict nothing
+        (
+            [block("file input", variableId="vx", allowedFileTypes={"isEnabled": True, "types": 5})],
+            ("http://x.co/a.zip",),
+            "after http://x.co/a.zip",
+        ),
+    ],
+)
+def test_a_block_option_of_another_type_neither_raises_nor_breaks_the_state(
+    blocks: list[Block], answers: tuple[str, ...], expected: str
+) -> None:
+    flow, _ = _one_block_flow(*blocks)
+    state, out = play(flow, *answers)
+    _read_back(state)
+    assert f"bot: {expected}" in out and out[-1] == "end", out
+
+
+def test_a_redirect_url_or_code_that_is_not_text_is_none() -> None:
+    """A Redirect url that was an object went into a `link` message as is (MessageData.url is
+    text); Code content that is not text is no code to run."""
+    flow, _ = _one_block_flow(block("Redirect", url={"u": 1}), block("Code", content=["setVariable('X', 1)"]))
+    assert play(flow)[1] == ["bot: after a", "end"]

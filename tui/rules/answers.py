@@ -194,9 +194,10 @@ def _is_localhost(url: str) -> bool:
 
 
 def _extensions_allowed(config: Any, urls: list[str]) -> bool:
-    if not isinstance(config, dict) or not config.get("isEnabled") or not config.get("types"):
+    types = config.get("types") if isinstance(config, dict) and config.get("isEnabled") else None
+    if not types or not isinstance(types, list):  # no list of types: no restriction
         return True
-    allowed = {_extension_of_type(t) for t in config["types"] if isinstance(t, str)}
+    allowed = {_extension_of_type(t) for t in types if isinstance(t, str)}
     for url in urls:
         extension = url.rsplit(".", 1)[-1].lower() if "." in url else ""
         if not extension:
@@ -222,8 +223,10 @@ def _extension_of_type(file_type: str) -> str:
 
 def _parse_date(block: Block, text: str, scope: Scope, now: datetime) -> AnswerResult | None:
     options = block.options
-    pattern = options.get("format") or (DEFAULT_DATE_TIME_FORMAT if options.get("hasTime") else DEFAULT_DATE_FORMAT)
-    day_first = (options.get("format") or DEFAULT_DATE_FORMAT).startswith("dd")
+    # a format that is not text takes the default, as the input's spec does (engine_blocks)
+    written = optional_text(options.get("format"))
+    pattern = written or (DEFAULT_DATE_TIME_FORMAT if options.get("hasTime") else DEFAULT_DATE_FORMAT)
+    day_first = (written or DEFAULT_DATE_FORMAT).startswith("dd")
     start, end = _parse_date_range(text, _separator(options), now=now, day_first=day_first)
     if start is None or (options.get("isRange") and end is None):
         return None
@@ -264,16 +267,9 @@ def _within_bounds(options: dict[str, Any], scope: Scope, start: datetime, end: 
     """min/max (variable-substituted) checked against start and end (parseLimitToUtcMs: a
     bound without a time covers its whole day, unless the input has a time and the bound too)."""
     has_time = bool(options.get("hasTime"))
-    high = (
-        parse_bound(substitute(str(options["max"]), scope), is_max=True, has_time=has_time)
-        if options.get("max")
-        else None
-    )
-    low = (
-        parse_bound(substitute(str(options["min"]), scope), is_max=False, has_time=has_time)
-        if options.get("min")
-        else None
-    )
+    highest, lowest = optional_text(options.get("max")), optional_text(options.get("min"))
+    high = parse_bound(substitute(highest, scope), is_max=True, has_time=has_time) if highest else None
+    low = parse_bound(substitute(lowest, scope), is_max=False, has_time=has_time) if lowest else None
     if high is not None and (start > high or (end is not None and end > high)):
         return False
     if low is not None and (start < low or (end is not None and end < low)):
