@@ -1111,5 +1111,6 @@ def test_a_block_option_of_another_type_neither_raises_nor_breaks_the_state(
 def test_a_redirect_url_or_code_that_is_not_text_is_none() -> None:
     """A Redirect url that was an object went into a `link` message as is (MessageData.url is
     text); Code content that is not text is no code to run."""
-    flow, _ = _one_block_flow(block("Redirect", url={"u": 1}), block("Code", content=["setVariable('X', 1)"]))
+    code = Block(id="code", type="Code", options={"content": ["setVariable('X', 1)"]})
+    flow, _ = _one_block_flow(block("Redirect", url={"u": 1}), code)
     assert play(flow)[1] == ["bot: after a", "end"]

@@ -356,6 +356,6 @@ def test_a_single_card_whose_fields_are_not_text_still_gives_a_readable_session(
 ) -> None:
     """One card whose image, title or description might name a list variable: a field that is
     not text names none (it raised: `find_unique_variable` called `.startswith` on it)."""
-    block = {"type": "cards", "items": [{**item, "paths": [{"id": "p", "text": "Go"}]}]}
+    block: dict[str, object] = {"type": "cards", "items": [{**item, "paths": [{"id": "p", "text": "Go"}]}]}
     (choice,) = _stored_input(tmp_path, _one_input_flow(block)).choices
     assert (choice.label, choice.description, choice.picture) == (label, description, picture)
