@@ -67,11 +67,15 @@ def _export(store: Store, session_id: str, path: Path, last_seq: int) -> None:
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the export ({exc.strerror}); nothing was dropped") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for chunk in export_json(store, session_id):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for chunk in export_json(store, session_id):
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except StoreError:  # an event the store refuses: the (empty) file made above goes too
+            path.unlink(missing_ok=True)
+            raise
         with path.open(encoding="utf-8") as handle:
             seqs = [event["seq"] for event in json.load(handle)["events"]]
     except OSError as exc:

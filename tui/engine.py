@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tui import engine_blocks as eb
 from tui.errors import EngineError, ScriptStoppedError
 from tui.events import EventType
+from tui.flow.jsvalues import optional_text
 from tui.flow.model import BUBBLE_TYPES, INPUT_TYPES, Block, Event, Flow, Group
 from tui.rules.javascript import VALUE_LIMIT_CHARS, ScriptRunaway
 from tui.rules.templates import run_code, substitute
@@ -514,7 +515,7 @@ def _on_reply(run: _Run, at: Pointer, text: str, *, fire_events: bool) -> Next:
         return _on_input_reply(run, at, block, text, fire_events)
     run.emit("answer", block_id=block.id, text=text, content=text)
     if block.type == "embed":
-        target = ((block.content or {}).get("waitForEvent") or {}).get("saveDataInVariableId")
+        target = eb.wait_for_event(block).get("saveDataInVariableId")
         _set(run, target, eb.json_or_text(text))
     return _after(run, at, block.outgoing_edge_id)
 
@@ -575,7 +576,7 @@ def _edge_by_content(run: _Run, block: Block, content: str) -> str | None:
 def _save_answer(run: _Run, block: Block, content: str) -> None:
     """Save into the input's variable; a variable already holding a list gets it appended."""
     variable_id = block.options.get("variableId")
-    if not variable_id:
+    if not variable_id or not isinstance(variable_id, str):  # not text: names no variable
         return
     current = run.state.variables.get(variable_id)
     _set(run, variable_id, [*current, content] if isinstance(current, list) else content)
@@ -701,7 +702,7 @@ def _wait(run: _Run, block: Block, group: Group, index: int) -> Outcome:
 
 def _redirect(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     """Show the URL to open; the flow goes on."""
-    url = substitute(block.options.get("url") or "", run.scope())
+    url = substitute(optional_text(block.options.get("url")), run.scope())
     if url:
         run.emit("message", kind="link", text=f"Open: {url}", markdown=f"Open: {url}", url=url)
     return _follow(block)
@@ -711,7 +712,7 @@ def _code(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     """Run the script (server- or client-side: the terminal is the client); its
     `setVariable(name, value)` calls update variables by name. An error is noted, and the flow
     goes on, as in Typebot (which only logs it)."""
-    content = block.options.get("content") or ""
+    content = optional_text(block.options.get("content"))  # code that is not text: none
     if not content:
         return _follow(block)
     on_client = block.options.get("isExecutedOnClient", True)
@@ -807,7 +808,7 @@ def _set_variable(run: _Run, block: Block, group: Group, index: int) -> Outcome:
     variable_id = options.get("variableId")
     if not variable_id:
         return _follow(block)
-    kind = options.get("type") or "Custom"
+    kind = optional_text(options.get("type")) or "Custom"  # a type that is not text: the default
     if not any(v.id == variable_id for v in run.flow.variables):
         return _follow(block)
     if kind in ("Pop", "Shift"):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import random
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tui.flow.jsvalues import js_number_to_string
+from tui.flow.jsvalues import js_to_number, optional_text
 from tui.flow.model import Block, Flow, Item
 from tui.rules.richtext import rich_text_to_markdown_and_plain
 from tui.rules.templates import substitute
@@ -127,10 +128,10 @@ def _text_message(content: dict[str, Any], scope: Scope, take_latest: bool) -> d
 
 def _media_url(kind: str, content: dict[str, Any], scope: Scope) -> str:
     """The substituted URL of an image/video/audio/embed bubble (videos may give only an id)."""
-    url = substitute(content.get("url") or "", scope)
+    url = substitute(_text(content.get("url")), scope)
     if url or kind != "video":
         return url
-    video_id = content.get("id")
+    video_id = _text(content.get("id"))
     if not video_id:
         return ""
     if content.get("type") == "youtube":
@@ -142,8 +143,13 @@ def _media_url(kind: str, content: dict[str, Any], scope: Scope) -> str:
 
 def embed_waits(block: Block) -> bool:
     """An embed bubble with `waitForEvent.isEnabled` pauses the flow on itself."""
-    wait = (block.content or {}).get("waitForEvent") or {}
-    return block.type == "embed" and bool(wait.get("isEnabled"))
+    return block.type == "embed" and bool(wait_for_event(block).get("isEnabled"))
+
+
+def wait_for_event(block: Block) -> dict[str, Any]:
+    """An embed's `waitForEvent` object; anything else (a list in a hand-edited file) is none."""
+    wait = (block.content or {}).get("waitForEvent")
+    return wait if isinstance(wait, dict) else {}
 
 
 def transcript_entry(message: dict[str, Any]) -> dict[str, str] | None:
@@ -259,7 +265,7 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.choices = [
         Choice(
             id=item.id,
-            label=str(item.data.get("title") or item.data.get("pictureSrc") or ""),
+            label=_text(item.data.get("title")) or _text(item.data.get("pictureSrc")) or "",
             description=_text(item.data.get("description")),
             picture=_text(item.data.get("pictureSrc")),
         )
@@ -269,15 +275,20 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
 
 def _text(value: Any) -> str | None:
     """An optional text of a Typebot block (a label, a format, an item's description or
-    picture): text as is, a number as its JS text, anything else (a list, an object, an empty
-    text) None, so the caller's default applies. An InputSpec or Choice is stored as built (a
-    Struct's constructor checks nothing): a value of another type would make the session
-    unreadable, and `substitute` passes a list through."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return js_number_to_string(value)
-    return None
+    picture, a media URL): `optional_text`, so the caller's default applies to a value of
+    another type. An InputSpec or Choice is stored as built (a Struct's constructor checks
+    nothing): such a value would make the session unreadable, and `substitute` passes a list
+    through."""
+    return optional_text(value)
+
+
+def _whole_number(value: Any, default: int) -> int:
+    """A rating bound: `value || default` as JS `Number` reads it, its whole part; a value that
+    is no finite number (an object, "abc", "{{X}}") takes the default instead of raising."""
+    if not value:
+        return default
+    number = js_to_number(value)
+    return int(number) if math.isfinite(number) else default
 
 
 def _labels(options: dict[str, Any]) -> dict[str, Any]:
@@ -290,8 +301,8 @@ def _rating_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     labels = _labels(options)
     is_numbers = (options.get("buttonType") or "Numbers") == "Numbers"
-    spec.rating_from = int(options.get("startsAt", 0) or 0) if is_numbers else 1
-    spec.rating_to = int(options.get("length", 10) or 10)
+    spec.rating_from = _whole_number(options.get("startsAt"), 0) if is_numbers else 1
+    spec.rating_to = _whole_number(options.get("length"), 10)
     left, right = _text(labels.get("left")), _text(labels.get("right"))
     spec.rating_left = substitute(left, scope) if left else None
     spec.rating_right = substitute(right, scope) if right else None
@@ -309,7 +320,7 @@ def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.choices = [
         Choice(
             id=item.id,
-            label=str(item.data.get("title") or ""),
+            label=_text(item.data.get("title")) or "",
             description=_text(item.data.get("description")),
             picture=_text(item.data.get("imageUrl")),
         )
@@ -415,7 +426,9 @@ def popped(current: VariableValue, kind: str) -> tuple[Any, Any]:
 
 def map_item_value(options: dict[str, Any], scope: Scope) -> VariableValue:
     """Map item with same index: the target list's item at the base item's index, else None."""
-    params = options.get("mapListItemParams") or {}
+    params = options.get("mapListItemParams")
+    if not isinstance(params, dict):
+        return None
     base_list = scope.get_by_id(params.get("baseListVariableId") or "")
     base_item = scope.get_by_id(params.get("baseItemVariableId") or "")
     target = scope.get_by_id(params.get("targetListVariableId") or "")
@@ -487,9 +500,9 @@ def set_variable_value(
     types (Phone number, Contact name, Referral ids) have no value here, as on the web.
     """
     if kind in ("Now", "Today", "Yesterday", "Tomorrow"):
-        return dated_value(kind, now, substitute(options.get("timeZone") or "", scope))
+        return dated_value(kind, now, substitute(_text(options.get("timeZone")), scope))
     if kind == "Custom":
-        expression = options.get("expressionToEvaluate")
+        expression = _text(options.get("expressionToEvaluate"))
         on_client = bool(options.get("isExecutedOnClient"))
         if not expression:
             return None
@@ -504,7 +517,7 @@ def set_variable_value(
             expression, scope, on_client=on_client, on_error=client_failed if on_client else None
         )
     if kind == "Append value(s)":
-        item = substitute(options.get("item") or "", scope)
+        item = substitute(_text(options.get("item")), scope)
         return append_value(scope.get_by_id(options["variableId"]), item)
     if kind in ("User ID", "Result ID"):
         return result_id(seed)

@@ -103,9 +103,19 @@ def _record_or_fail(store: Store, session_id: str) -> Any:
     return record
 
 
+def _check_events(store: Store, session_id: str) -> None:
+    """Read (decode) every event once, keeping none: an event the store refuses raises here,
+    before an export's first byte, so a file or pipe never gets a cut-off export (with the
+    error only on stderr). Memory stays bounded; the events are read twice."""
+    for _page in _pages(store, session_id):
+        pass
+
+
 def export_json(store: Store, session_id: str) -> Iterator[str]:
-    """`{"session": {...}, "events": [...]}`, streamed page by page so memory stays bounded."""
+    """`{"session": {...}, "events": [...]}`, streamed page by page so memory stays bounded.
+    Nothing is yielded unless every event reads (a StoreError otherwise)."""
     record = _record_or_fail(store, session_id)
+    _check_events(store, session_id)
     meta = session_meta(record)
     meta["last_seq"] = max(record.last_seq, store.last_seq(session_id))
     meta["acked_seq"] = store.acked_seq(session_id)
@@ -119,8 +129,9 @@ def export_json(store: Store, session_id: str) -> Iterator[str]:
 
 
 def export_markdown(store: Store, session_id: str) -> Iterator[str]:
-    """A readable transcript of the session."""
+    """A readable transcript of the session; nothing is yielded unless every event reads."""
     _record_or_fail(store, session_id)
+    _check_events(store, session_id)
     for page in _pages(store, session_id):
         lines = [line for event in page for line in markdown_lines(event)]
         if lines:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,22 @@ def test_export_json_and_markdown(tmp_path: Path) -> None:
     assert "**You:** Billing" in markdown and "**Bot:** Hi, I'm the support assistant." in markdown
     missing = steadychat("export", "f" * 32, store=store)
     assert missing.returncode == 2 and "no session" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_export_of_a_session_with_an_unreadable_event_writes_nothing(tmp_path: Path) -> None:
+    """An event the store refuses, in the middle of a session: the export used to print the
+    session header and the first events, then the one-line error, leaving a cut-off JSON in a
+    redirected file. Every event is now read before the first byte goes out."""
+    store = tmp_path / "s.db"
+    steadychat("play", "flows/support.yaml", stdin="Billing\nAn invoice\n", store=store)
+    (session,) = json.loads(steadychat("sessions", "--json", store=store).stdout)
+    with sqlite3.connect(store) as db:
+        db.execute('UPDATE "events" SET value = ? WHERE key = ?', ("not json", f"{session['id']}:{3:010d}"))
+    db.close()
+    for fmt in ("json", "md"):
+        result = steadychat("export", session["id"], "--format", fmt, store=store)
+        assert result.returncode == 2 and result.stdout == "", fmt
+        assert result.stderr.count("\n") == 1 and "not SteadyChat JSON" in result.stderr, fmt
 
 
 def test_edited_flow_is_noted_once_and_the_session_keeps_its_flow(tmp_path: Path) -> None:

@@ -956,3 +956,161 @@ def test_scripts_replay_identically() -> None:
     assert first == lines(engine.start(flow, now=NOW, seed=1).events)
     assert first != lines(engine.start(flow, now=NOW, seed=2).events)
     assert first[0].endswith(" 2024-05-06T14:30:15.123Z")  # the step's now, milliseconds kept
+
+
+# ---------------------------------------------------------------------------------------------
+# Options of the wrong type (hand-edited exports): no traceback, and a state the store reads back
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_back(state: EngineState) -> EngineState:
+    """The state as the store reads it (a Struct's constructor checks nothing; a read does)."""
+    return msgspec.json.decode(msgspec.json.encode(state), type=EngineState)
+
+
+def test_a_condition_block_whose_variable_id_is_an_object_reads_it_as_unknown() -> None:
+    fb = FB()
+    comparison = {"id": "c", "variableId": {"a": 1}, "comparisonOperator": "Is empty"}
+    fb.group(
+        "A",
+        block("Condition", items=[item(edge=fb.to("B"), content={"comparisons": [comparison]})]),
+        text("else"),
+    )
+    fb.group("B", text("empty"))
+    fb.start("A")
+    assert play(fb.build())[1] == ["bot: empty", "end"]
+
+
+def test_an_input_whose_variable_id_is_an_object_saves_nothing() -> None:
+    fb = FB()
+    fb.var("Name")
+    fb.group("A", block("text input", variableId={"a": 1}), text("bye"))
+    fb.start("A")
+    state, out = play(fb.build(), "Bob")
+    assert out == ["input: text", "answer: Bob", "bot: bye", "end"]
+    assert _read_back(state).variables == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"startsAt": "abc", "length": [3, 4]}, (0, 10)),
+        ({"startsAt": {"a": 1}, "length": "{{X}}"}, (0, 10)),
+        ({"startsAt": "2", "length": 7.9}, (2, 7)),  # as before: a numeric text, a whole part
+        ({"startsAt": 1, "length": 5}, (1, 5)),
+    ],
+)
+def test_a_rating_bound_that_is_not_a_number_takes_its_default(options: dict, expected: tuple[int, int]) -> None:
+    fb = FB()
+    fb.group("A", block("rating input", **options))
+    fb.start("A")
+    spec = _read_back(engine.start(fb.build(), now=NOW, seed=1).state).input
+    assert spec is not None and (spec.rating_from, spec.rating_to) == expected
+
+
+def test_a_picture_choice_or_card_title_that_is_not_text_is_answered_by_its_js_text() -> None:
+    fb = FB()
+    saved = fb.var("Saved")
+    pictures = [item(id="p1", title=5, pictureSrc="http://a"), item(id="p2", title={"a": 1}, pictureSrc="http://b")]
+    fb.group(
+        "A",
+        block("picture choice input", items=pictures, variableId=saved),
+        block("cards", items=[item(id="c1", title=[1], imageUrl="http://c", paths=5)]),
+        block("cards", items=[item(id="c2", title=2.5, paths=[{"id": "go", "text": "Go"}])]),
+    )
+    fb.start("A")
+    state, out = play(fb.build(), "http://b", "c1", "Go")
+    assert out[:4] == [
+        "input: picture choice",
+        "answer: http://b",
+        "input: cards",
+        "retry: Invalid message. Please, try again.",
+    ]
+    assert _read_back(state).variables == {saved: "http://b"}
+    state, out = play(fb.build(), "5")
+    assert out[:2] == ["input: picture choice", "answer: 5"]
+
+
+def test_a_media_url_that_is_not_text_never_reaches_the_transcript_as_is() -> None:
+    """A Transcript flow records each image's URL: one that was a list or object went into
+    EngineState.transcript (list[dict[str, str]]) and the store refused the session; a number
+    raised in `substitute`. A number now reads as its JS text, anything else as no URL."""
+    fb = FB()
+    tr = fb.var("T")
+    fb.group(
+        "A",
+        block("image", content={"url": 5}),
+        block("image", content={"url": ["http://a"]}),
+        block("video", content={"url": {"u": 1}, "id": ["x"], "type": "youtube"}),
+        block("audio", content={"url": "http://b.mp3"}),
+        block("Set variable", variableId=tr, type="Transcript"),
+        block("text input"),
+    )
+    fb.start("A")
+    state, out = play(fb.build())
+    assert out == ["image: [image: 5]", "audio: [audio: http://b.mp3]", "input: text"]
+    assert _read_back(state).transcript == [{"role": "bot", "text": "5"}, {"role": "bot", "text": "http://b.mp3"}]
+
+
+def test_an_embed_whose_wait_for_event_is_not_an_object_does_not_wait() -> None:
+    fb = FB()
+    fb.group("A", block("embed", content={"url": "http://e", "waitForEvent": [True]}), text("after"))
+    fb.start("A")
+    assert play(fb.build())[1] == ["embed: [embed: http://e]", "bot: after", "end"]
+
+
+def _one_block_flow(*blocks: Block) -> tuple[Flow, str]:
+    fb = FB()
+    x = fb.var("X", "a", id="vx")
+    fb.var("L", ["a", "b"], id="vl")
+    fb.group("A", *blocks, text("after {{X}}"))
+    fb.start("A")
+    return fb.build(), x
+
+
+@pytest.mark.parametrize(
+    ("blocks", "answers", "expected"),
+    [
+        # Set variable: a type that is not text is the default (Custom); code, item, time zone
+        # or map parameters that are not text/object count as none
+        ([block("Set variable", variableId="vx", type={"a": 1}, expressionToEvaluate="1 + 1")], (), "after 2"),
+        ([block("Set variable", variableId="vx", expressionToEvaluate={"a": 1})], (), "after "),
+        ([block("Set variable", variableId="vl", type="Append value(s)", item=[1]), text("{{L}}")], (), "after a"),
+        ([block("Set variable", variableId="vx", type="Now", timeZone=["x"])], (), "after 2024-05-06T14:30:15.123Z"),
+        (
+            [block("Set variable", variableId="vx", type="Map item with same index", mapListItemParams=[1])],
+            (),
+            "after ",
+        ),
+        # a rich-text element whose children are not a list has none
+        ([Block(id="t", type="text", content={"richText": [{"type": "p", "children": 5}]})], (), "after a"),
+        (
+            [Block(id="t", type="text", content={"richText": [{"type": "ul", "children": [{"children": 5}]}]})],
+            (),
+            "after a",
+        ),
+        # a date input's format or bounds that are not text take the default, as its spec does
+        ([block("date input", variableId="vx", format={"a": 1}, min=[1])], ("2020-01-02",), "after 02/01/2020"),
+        # a file input's allowed types that are not a list restrict nothing
+        (
+            [block("file input", variableId="vx", allowedFileTypes={"isEnabled": True, "types": 5})],
+            ("http://x.co/a.zip",),
+            "after http://x.co/a.zip",
+        ),
+    ],
+)
+def test_a_block_option_of_another_type_neither_raises_nor_breaks_the_state(
+    blocks: list[Block], answers: tuple[str, ...], expected: str
+) -> None:
+    flow, _ = _one_block_flow(*blocks)
+    state, out = play(flow, *answers)
+    _read_back(state)
+    assert f"bot: {expected}" in out and out[-1] == "end", out
+
+
+def test_a_redirect_url_or_code_that_is_not_text_is_none() -> None:
+    """A Redirect url that was an object went into a `link` message as is (MessageData.url is
+    text); Code content that is not text is no code to run."""
+    code = Block(id="code", type="Code", options={"content": ["setVariable('X', 1)"]})
+    flow, _ = _one_block_flow(block("Redirect", url={"u": 1}), code)
+    assert play(flow)[1] == ["bot: after a", "end"]

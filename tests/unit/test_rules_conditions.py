@@ -243,3 +243,23 @@ def test_js_date_parse() -> None:
     assert js_date_parse("01/02/2024") == js_date_parse("2024-01-02")
     assert js_date_parse("hello") is None
     assert js_date_parse("13/01/2024") is None
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        # an id that is not text names no variable: the left side is null, as for an unknown id
+        ({"comparisons": [{"variableId": {"a": 1}, "comparisonOperator": "Is empty"}]}, True),
+        ({"comparisons": [{"variableId": ["x"], "comparisonOperator": "Is set"}]}, False),
+        ({"comparisons": [{"variableId": 0, "comparisonOperator": "Is empty"}]}, False),  # JS-falsy: no id
+        # a condition, comparisons or comparison that is not an object/list counts as none
+        (["x"], False),
+        ({"comparisons": {"a": 1}}, False),
+        ({"comparisons": 5}, False),
+        ({"logicalOperator": "OR", "comparisons": ["x", {"variableId": "x", "comparisonOperator": "Is set"}]}, True),
+    ],
+)
+def test_a_condition_of_another_shape_is_read_as_typebot_does(condition: Any, expected: bool) -> None:
+    """Hand-edited exports: a wrong-typed part of a condition must not raise (it did: a dict
+    `variableId` was looked up as a dict key, `TypeError: unhashable type`)."""
+    assert evaluate_condition(condition, scope_with("a")) is expected

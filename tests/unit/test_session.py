@@ -341,3 +341,21 @@ def test_an_input_label_of_another_type_still_gives_a_readable_session(
     for name in ("placeholder", "button", "date_format", "min", "max", "rating_left", "rating_right"):
         value = getattr(spec, name)
         assert value is None or isinstance(value, (str, float)), name
+
+
+@pytest.mark.parametrize(
+    ("item", "label", "description", "picture"),
+    [
+        ({"id": "i1", "title": {"a": 1}, "imageUrl": [1], "description": 5}, "", "5", None),
+        ({"id": "i1", "title": 7, "imageUrl": {"u": "x"}, "description": ["d"]}, "7", None, None),
+        ({"id": "i1", "title": "{{x}}", "imageUrl": "http://i", "description": "d"}, "", "d", "http://i"),
+    ],
+)
+def test_a_single_card_whose_fields_are_not_text_still_gives_a_readable_session(
+    tmp_path: Path, item: dict[str, object], label: str, description: str | None, picture: str | None
+) -> None:
+    """One card whose image, title or description might name a list variable: a field that is
+    not text names none (it raised: `find_unique_variable` called `.startswith` on it)."""
+    block: dict[str, object] = {"type": "cards", "items": [{**item, "paths": [{"id": "p", "text": "Go"}]}]}
+    (choice,) = _stored_input(tmp_path, _one_input_flow(block)).choices
+    assert (choice.label, choice.description, choice.picture) == (label, description, picture)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tui.drop import drop_session
 from tui.errors import StoreError
 from tui.steps import StoredEvent
-from tui.store import Store
+from tui.store import SessionRecord, Store
 
 SID = "b" * 32
 
@@ -57,3 +59,23 @@ def test_drop_session_removes_its_events_cache_and_sync_mark_only(tmp_path: Path
         store.drop_session(SID)
         assert store.events(SID) == [] and store.acked_seq(SID) == 0 and store.get_session(SID) is None
         assert [e.seq for e in store.events(other)] == [1]
+
+
+def test_drop_of_a_session_with_an_unreadable_event_leaves_no_export_file(tmp_path: Path) -> None:
+    """The export refuses the session before writing: the file `drop` made for it goes too, so
+    nothing half-written is left behind (nor blocks a retry as "already exists")."""
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        store.append_events(SID, [event(1), event(2), event(3)])
+        store.put_session(
+            SessionRecord(id=SID, flow_id="f", flow_name="F", flow_hash="h", device_id="d", created_at="t")
+        )
+    with sqlite3.connect(path) as db:
+        db.execute('UPDATE "events" SET value = ? WHERE key = ?', ("not json", f"{SID}:{2:010d}"))
+    db.close()
+    exported = tmp_path / "out.json"
+    with Store.open(path) as store:
+        with pytest.raises(StoreError, match="not SteadyChat JSON"):
+            drop_session(store, SID, export_path=exported, confirm=lambda _question: True)
+        assert store.get_session(SID) is not None and store.last_seq(SID) == 3
+    assert not exported.exists()

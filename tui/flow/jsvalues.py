@@ -111,6 +111,18 @@ def js_number_to_string(value: float | int) -> str:
     return sign + body
 
 
+def optional_text(value: Any) -> str | None:
+    """A Typebot field that should hold text, read from a hand-edited export: text as is, a
+    number as its JS text, anything else (a list, an object, a boolean, "") None, so the
+    caller's default applies. Records built from it (a Struct's constructor checks nothing)
+    then stay readable, and no `str` method meets a list."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return js_number_to_string(value)
+    return None
+
+
 def js_json_stringify(value: Any) -> str | None:
     """`JSON.stringify(value)` with JS spacing (none) and number formatting; None for undefined."""
     if value is UNDEFINED:

@@ -16,7 +16,14 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from tui.flow.jsvalues import js_json_stringify, js_number, js_number_to_string, js_parse_float, js_trim
+from tui.flow.jsvalues import (
+    js_json_stringify,
+    js_number,
+    js_number_to_string,
+    js_parse_float,
+    js_trim,
+    optional_text,
+)
 from tui.flow.model import Block, Item, VariableValue
 from tui.rules._dates import format_tr35, parse_bound, parse_reply_date
 from tui.rules.conditions import evaluate_condition
@@ -187,9 +194,10 @@ def _is_localhost(url: str) -> bool:
 
 
 def _extensions_allowed(config: Any, urls: list[str]) -> bool:
-    if not isinstance(config, dict) or not config.get("isEnabled") or not config.get("types"):
+    types = config.get("types") if isinstance(config, dict) and config.get("isEnabled") else None
+    if not types or not isinstance(types, list):  # no list of types: no restriction
         return True
-    allowed = {_extension_of_type(t) for t in config["types"] if isinstance(t, str)}
+    allowed = {_extension_of_type(t) for t in types if isinstance(t, str)}
     for url in urls:
         extension = url.rsplit(".", 1)[-1].lower() if "." in url else ""
         if not extension:
@@ -215,8 +223,10 @@ def _extension_of_type(file_type: str) -> str:
 
 def _parse_date(block: Block, text: str, scope: Scope, now: datetime) -> AnswerResult | None:
     options = block.options
-    pattern = options.get("format") or (DEFAULT_DATE_TIME_FORMAT if options.get("hasTime") else DEFAULT_DATE_FORMAT)
-    day_first = (options.get("format") or DEFAULT_DATE_FORMAT).startswith("dd")
+    # a format that is not text takes the default, as the input's spec does (engine_blocks)
+    written = optional_text(options.get("format"))
+    pattern = written or (DEFAULT_DATE_TIME_FORMAT if options.get("hasTime") else DEFAULT_DATE_FORMAT)
+    day_first = (written or DEFAULT_DATE_FORMAT).startswith("dd")
     start, end = _parse_date_range(text, _separator(options), now=now, day_first=day_first)
     if start is None or (options.get("isRange") and end is None):
         return None
@@ -257,16 +267,9 @@ def _within_bounds(options: dict[str, Any], scope: Scope, start: datetime, end: 
     """min/max (variable-substituted) checked against start and end (parseLimitToUtcMs: a
     bound without a time covers its whole day, unless the input has a time and the bound too)."""
     has_time = bool(options.get("hasTime"))
-    high = (
-        parse_bound(substitute(str(options["max"]), scope), is_max=True, has_time=has_time)
-        if options.get("max")
-        else None
-    )
-    low = (
-        parse_bound(substitute(str(options["min"]), scope), is_max=False, has_time=has_time)
-        if options.get("min")
-        else None
-    )
+    highest, lowest = optional_text(options.get("max")), optional_text(options.get("min"))
+    high = parse_bound(substitute(highest, scope), is_max=True, has_time=has_time) if highest else None
+    low = parse_bound(substitute(lowest, scope), is_max=False, has_time=has_time) if lowest else None
     if high is not None and (start > high or (end is not None and end > high)):
         return False
     if low is not None and (start < low or (end is not None and end < low)):
@@ -383,8 +386,9 @@ def _dynamic_cards(block: Block, scope: Scope) -> list[Item] | None:
         return None
     item = block.items[0]
     lists: dict[str, Any] = {}
-    for key in ("imageUrl", "title", "description"):
-        variable = find_unique_variable(item.data.get(key), scope)
+    texts = {key: _str_or_none(item.data.get(key)) for key in ("imageUrl", "title", "description")}
+    for key, text in texts.items():
+        variable = find_unique_variable(text, scope)
         lists[key] = scope.get_by_id(variable.id) if variable else None
     driver = next((k for k in ("title", "imageUrl", "description") if isinstance(lists[k], list)), None)
     if driver is None:
@@ -395,10 +399,16 @@ def _dynamic_cards(block: Block, scope: Scope) -> list[Item] | None:
         for key, value in lists.items():
             if isinstance(value, list):
                 data[key] = value[index] if index < len(value) else None
-            elif key in lists and find_unique_variable(item.data.get(key), scope):
+            elif key in lists and find_unique_variable(texts[key], scope):
                 data[key] = value
         cards.append(replace(item, data=_deep_substitute(data, scope)))
     return cards
+
+
+def _str_or_none(value: Any) -> str | None:
+    """A card field that only names a list variable when it is text (`{{X}}`); a number, list
+    or object in a hand-edited export names none (and must not reach `str.startswith`)."""
+    return value if isinstance(value, str) else None
 
 
 def _label(item: Item) -> str | None:
@@ -407,7 +417,7 @@ def _label(item: Item) -> str | None:
     if "content" in data or ("title" not in data and "pictureSrc" not in data):
         content = data.get("content")
         return content if isinstance(content, str) else None
-    return data.get("title") or data.get("pictureSrc") or None
+    return optional_text(data.get("title")) or optional_text(data.get("pictureSrc"))
 
 
 def _value(item: Item) -> str | None:
@@ -499,16 +509,17 @@ def _parse_cards(block: Block, text: str, scope: Scope, now: datetime) -> Answer
     item, path = _match_card(items, text)
     if item is None:
         return None
-    content = item.data.get("title") or item.data.get("imageUrl")
+    content = optional_text(item.data.get("title")) or optional_text(item.data.get("imageUrl"))
     if not content:
         return None
     updates = _card_variable_updates(block, scope, item, path)
     edge = path.get("outgoingEdgeId") if isinstance(path, dict) else None
-    return Success(str(content), edge, updates)
+    return Success(content, edge, updates)
 
 
 def _paths(item: Item) -> list[dict[str, Any]]:
-    return [p for p in item.data.get("paths") or [] if isinstance(p, dict)]
+    paths = item.data.get("paths")
+    return [p for p in paths if isinstance(p, dict)] if isinstance(paths, list) else []
 
 
 def _match_card(items: list[Item], text: str) -> tuple[Item | None, dict[str, Any] | None]:
@@ -532,9 +543,12 @@ def _card_variable_updates(
     block: Block, scope: Scope, item: Item, path: dict[str, Any] | None
 ) -> dict[str, VariableValue]:
     updates: dict[str, VariableValue] = {}
-    for mapping in block.options.get("saveResponseMapping") or []:
+    mappings = block.options.get("saveResponseMapping")
+    for mapping in mappings if isinstance(mappings, list) else []:
+        if not isinstance(mapping, dict):
+            continue
         variable_id, kind = mapping.get("variableId"), mapping.get("field")
-        if not variable_id or not kind or not scope.has_id(variable_id):
+        if not variable_id or not isinstance(kind, str) or not kind or not scope.has_id(variable_id):
             continue
         value: Any = None
         if kind in _CARD_FIELDS:

@@ -23,13 +23,18 @@ Side = str | list[str | None] | None
 StrCompare = Callable[[str | None, str | None], bool]
 
 
-def evaluate_condition(condition: dict[str, Any] | None, scope: Scope) -> bool:
-    """True when the condition holds; no comparisons at all is False. AND is the default."""
-    comparisons = (condition or {}).get("comparisons") or []
-    if not comparisons:
+def evaluate_condition(condition: Any, scope: Scope) -> bool:
+    """True when the condition holds; no comparisons at all is False. AND is the default.
+
+    A condition that is not an object, or `comparisons` that is not a list, counts as no
+    comparisons; a comparison that is not an object is false (a hand-edited export)."""
+    if not isinstance(condition, dict):
         return False
-    results = (_evaluate_comparison(c or {}, scope) for c in comparisons)
-    if (condition or {}).get("logicalOperator", "AND") == "OR":
+    comparisons = condition.get("comparisons")
+    if not comparisons or not isinstance(comparisons, list):
+        return False
+    results = (_evaluate_comparison(c, scope) if isinstance(c, dict) else False for c in comparisons)
+    if condition.get("logicalOperator", "AND") == "OR":
         return any(results)
     return all(results)
 
@@ -49,9 +54,11 @@ def _right_side(raw: Any, scope: Scope) -> Side:
 
 def _evaluate_comparison(comparison: dict[str, Any], scope: Scope) -> bool:
     variable_id = comparison.get("variableId")
-    if not variable_id:
+    if not variable_id and not isinstance(variable_id, (dict, list)):  # JS `!variableId`
         return False
-    left: Side = scope.get_by_id(variable_id)
+    # Typebot looks the id up with `===`: an id that is not text (an object, a list) names no
+    # variable, so the left side is null, as for an unknown id.
+    left: Side = scope.get_by_id(variable_id) if isinstance(variable_id, str) else None
     right = _right_side(comparison.get("value"), scope)
     operator = comparison.get("comparisonOperator")
     handler = _OPERATORS.get(operator) if isinstance(operator, str) else None

@@ -41,6 +41,13 @@ def rich_text_to_markdown_and_plain(
 _NOT_FLAT = ("ul", "ol", "a")
 
 
+def _children(node: dict[str, Any]) -> list[Any]:
+    """An element's `children`; anything but a list (a number in a hand-edited file) is none.
+    A text or object there read as characters or keys, none of them an element: as none."""
+    children = node.get("children")
+    return children if isinstance(children, list) else []
+
+
 def _flat_text(rich_text: list[Any] | None, leaves: _Leaves) -> str | None:
     """Both forms at once for the usual bubble, or None: when every top-level element is a
     paragraph-like element of unmarked leaves (or such a leaf itself), with no list, no link and
@@ -56,7 +63,7 @@ def _flat_text(rich_text: list[Any] | None, leaves: _Leaves) -> str | None:
         elif element.get("type") in _NOT_FLAT:
             return None
         else:
-            parts = element.get("children") or []
+            parts = _children(element)
         texts: list[str] = []
         for leaf in parts:
             if not _plain_leaf(leaf):
@@ -111,8 +118,8 @@ def _plain(node: Any, leaves: _Leaves) -> str:
     if "text" in node and "children" not in node:
         return leaves.text(node)
     if node.get("type") in _LIST_TYPES:
-        return "\n".join(_plain(child, leaves) for child in node.get("children") or [])
-    return "".join(_plain(child, leaves) for child in node.get("children") or [])
+        return "\n".join(_plain(child, leaves) for child in _children(node))
+    return "".join(_plain(child, leaves) for child in _children(node))
 
 
 def _block_markdown(node: Any, leaves: _Leaves) -> str:
@@ -127,11 +134,11 @@ def _block_markdown(node: Any, leaves: _Leaves) -> str:
 def _list_markdown(node: dict[str, Any], leaves: _Leaves, depth: int) -> str:
     ordered = node.get("type") == "ol"
     lines: list[str] = []
-    for index, item in enumerate(node.get("children") or [], start=1):
+    for index, item in enumerate(_children(node), start=1):
         marker = f"{index}." if ordered else "-"
         text_parts: list[str] = []
         nested: list[str] = []
-        for child in (item.get("children") or []) if isinstance(item, dict) else []:
+        for child in _children(item) if isinstance(item, dict) else []:
             if isinstance(child, dict) and child.get("type") in _LIST_TYPES:
                 nested.append(_list_markdown(child, leaves, depth + 1))
             else:
@@ -147,7 +154,7 @@ def _inline_markdown(node: Any, leaves: _Leaves) -> str:
         return ""
     if "text" in node and "children" not in node:
         return _leaf_markdown(node, leaves)
-    inner = "".join(_inline_markdown(child, leaves) for child in node.get("children") or [])
+    inner = "".join(_inline_markdown(child, leaves) for child in _children(node))
     if node.get("type") == "a":
         url = substitute(str(node.get("url") or ""), leaves.scope)
         return f"[{inner}]({url})" if url else inner

@@ -49,9 +49,15 @@ class Scope:
         return guess_type(self.values[variable_id])
 
     def get_by_id(self, variable_id: str) -> VariableValue:
-        """The current value of a variable, or None when unset or unknown."""
-        if variable_id in self.values:
-            return self.values[variable_id]
+        """The current value of a variable, or None when unset or unknown.
+
+        An id read from a hand-edited export may be an object or a list: like Typebot's `===`
+        lookup, it names no variable (None) rather than raising."""
+        try:
+            if variable_id in self.values:
+                return self.values[variable_id]
+        except TypeError:  # unhashable: not an id
+            return None
         for variable in self.variables:
             if variable.id == variable_id:
                 return variable.value
