@@ -128,10 +128,10 @@ def _text_message(content: dict[str, Any], scope: Scope, take_latest: bool) -> d
 
 def _media_url(kind: str, content: dict[str, Any], scope: Scope) -> str:
     """The substituted URL of an image/video/audio/embed bubble (videos may give only an id)."""
-    url = substitute(_text(content.get("url")), scope)
+    url = substitute(optional_text(content.get("url")), scope)
     if url or kind != "video":
         return url
-    video_id = _text(content.get("id"))
+    video_id = optional_text(content.get("id"))
     if not video_id:
         return ""
     if content.get("type") == "youtube":
@@ -180,8 +180,8 @@ def input_spec(block: Block, scope: Scope) -> InputSpec:
     spec = InputSpec(
         block_id=block.id,
         kind=_INPUT_KIND.get(block.type, block.type),
-        placeholder=substitute(_text(labels.get("placeholder")) or _PLACEHOLDERS.get(block.type, ""), scope),
-        button=substitute(_text(labels.get("button")) or "Send", scope),
+        placeholder=substitute(optional_text(labels.get("placeholder")) or _PLACEHOLDERS.get(block.type, ""), scope),
+        button=substitute(optional_text(labels.get("button")) or "Send", scope),
         prefill=_prefill(options, scope),
     )
     builder = _SPEC_BUILDERS.get(block.type)
@@ -231,13 +231,13 @@ def _date_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     spec.has_time = bool(options.get("hasTime", False))
     spec.is_range = bool(options.get("isRange", False))
-    spec.date_format = _text(options.get("format")) or ("dd/MM/yyyy HH:mm" if spec.has_time else "dd/MM/yyyy")
-    spec.min = substitute(_text(options.get("min")), scope) or None
-    spec.max = substitute(_text(options.get("max")), scope) or None
+    spec.date_format = optional_text(options.get("format")) or ("dd/MM/yyyy HH:mm" if spec.has_time else "dd/MM/yyyy")
+    spec.min = substitute(optional_text(options.get("min")), scope) or None
+    spec.max = substitute(optional_text(options.get("max")), scope) or None
 
 
 def _time_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
-    spec.date_format = _text(block.options.get("format")) or "HH:mm"
+    spec.date_format = optional_text(block.options.get("format")) or "HH:mm"
 
 
 def _visible_items(block: Block, scope: Scope) -> list[Item]:
@@ -249,9 +249,9 @@ def _visible_items(block: Block, scope: Scope) -> list[Item]:
 def _choice_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     options = block.options
     spec.multiple = bool(options.get("isMultipleChoice", False))
-    spec.button = substitute(_text(options.get("buttonLabel")) or "Send", scope)
+    spec.button = substitute(optional_text(options.get("buttonLabel")) or "Send", scope)
     spec.placeholder = (
-        substitute(_text(options.get("searchInputPlaceholder")) or "Filter the options...", scope)
+        substitute(optional_text(options.get("searchInputPlaceholder")) or "Filter the options...", scope)
         if options.get("isSearchable")
         else ""
     )
@@ -265,21 +265,12 @@ def _picture_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.choices = [
         Choice(
             id=item.id,
-            label=_text(item.data.get("title")) or _text(item.data.get("pictureSrc")) or "",
-            description=_text(item.data.get("description")),
-            picture=_text(item.data.get("pictureSrc")),
+            label=optional_text(item.data.get("title")) or optional_text(item.data.get("pictureSrc")) or "",
+            description=optional_text(item.data.get("description")),
+            picture=optional_text(item.data.get("pictureSrc")),
         )
         for item in _visible_items(block, scope)
     ]
-
-
-def _text(value: Any) -> str | None:
-    """An optional text of a Typebot block (a label, a format, an item's description or
-    picture, a media URL): `optional_text`, so the caller's default applies to a value of
-    another type. An InputSpec or Choice is stored as built (a Struct's constructor checks
-    nothing): such a value would make the session unreadable, and `substitute` passes a list
-    through."""
-    return optional_text(value)
 
 
 def _whole_number(value: Any, default: int) -> int:
@@ -303,7 +294,7 @@ def _rating_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     is_numbers = (options.get("buttonType") or "Numbers") == "Numbers"
     spec.rating_from = _whole_number(options.get("startsAt"), 0) if is_numbers else 1
     spec.rating_to = _whole_number(options.get("length"), 10)
-    left, right = _text(labels.get("left")), _text(labels.get("right"))
+    left, right = optional_text(labels.get("left")), optional_text(labels.get("right"))
     spec.rating_left = substitute(left, scope) if left else None
     spec.rating_right = substitute(right, scope) if right else None
 
@@ -313,16 +304,16 @@ def _file_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     labels = _labels(options)
     spec.required = bool(options.get("isRequired", True))
     spec.multiple = bool(options.get("isMultipleAllowed", False))
-    spec.button = substitute(_text(labels.get("button")) or "Upload", scope)
+    spec.button = substitute(optional_text(labels.get("button")) or "Upload", scope)
 
 
 def _cards_spec(spec: InputSpec, block: Block, scope: Scope) -> None:
     spec.choices = [
         Choice(
             id=item.id,
-            label=_text(item.data.get("title")) or "",
-            description=_text(item.data.get("description")),
-            picture=_text(item.data.get("imageUrl")),
+            label=optional_text(item.data.get("title")) or "",
+            description=optional_text(item.data.get("description")),
+            picture=optional_text(item.data.get("imageUrl")),
         )
         for item in _visible_items(block, scope)
     ]
@@ -500,9 +491,9 @@ def set_variable_value(
     types (Phone number, Contact name, Referral ids) have no value here, as on the web.
     """
     if kind in ("Now", "Today", "Yesterday", "Tomorrow"):
-        return dated_value(kind, now, substitute(_text(options.get("timeZone")), scope))
+        return dated_value(kind, now, substitute(optional_text(options.get("timeZone")), scope))
     if kind == "Custom":
-        expression = _text(options.get("expressionToEvaluate"))
+        expression = optional_text(options.get("expressionToEvaluate"))
         on_client = bool(options.get("isExecutedOnClient"))
         if not expression:
             return None
@@ -517,7 +508,7 @@ def set_variable_value(
             expression, scope, on_client=on_client, on_error=client_failed if on_client else None
         )
     if kind == "Append value(s)":
-        item = substitute(_text(options.get("item")), scope)
+        item = substitute(optional_text(options.get("item")), scope)
         return append_value(scope.get_by_id(options["variableId"]), item)
     if kind in ("User ID", "Result ID"):
         return result_id(seed)
