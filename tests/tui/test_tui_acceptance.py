@@ -155,6 +155,31 @@ async def test_rating_row_fits_80_columns(make_app, flow_file) -> None:
         assert static_text(row.query(".rating-label").last(Static)) == "Very likely"
 
 
+async def test_a_very_long_rating_scale_shows_its_range_not_a_million_buttons(make_app, flow_file) -> None:
+    # `length: 1000000` mounted a button per value: the app hung building them.
+    app = make_app(
+        flow_file("""
+        name: Huge
+        groups:
+          Start:
+            - rating: score
+              from: 1
+              length: 1000000
+            - say: "Got {{score}}"
+    """)
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.focused, RatingRow))
+        row = answer_area(app).query_one(RatingRow)
+        assert len(row.query(Button)) == 0
+        line = row.query_one(".rating-range", Static)
+        assert static_text(line) == "1 … 1000000"
+        await pilot.press("4", "2", "right")
+        assert static_text(line) == "43   (1 … 1000000)"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Got 43" in bubble_texts(app))
+
+
 async def test_picture_choices_keep_one_short_line_per_picture(make_app, store) -> None:
     # Picture choices showed their whole unsplash URL, wrapped over three lines each.
     from tui.flow.loader import load_flow

@@ -11,11 +11,16 @@ from textual.widgets import Button, Static
 from tui.app.widgets.answer_keys import SEND_KEYS, AnswerKeys
 from tui.steps import InputSpec
 
+MAX_BUTTONS = 21
+"""A longer scale (a flow may say `length: 1000000`) shows its range and the value picked
+instead of a button per value: one line still fits, and the terminal never mounts a million."""
+
 
 class RatingRow(AnswerKeys, Horizontal, can_focus=True):
     """A row of numbers: typed digits build the value (Enter sends), arrows move, a click picks.
 
-    Where every value has one digit, a digit sends at once.
+    Where every value has one digit, a digit sends at once. Past `MAX_BUTTONS` values the row
+    shows the range and the picked value instead of buttons; typing and arrows work the same.
     """
 
     BINDINGS = [
@@ -51,10 +56,13 @@ class RatingRow(AnswerKeys, Horizontal, can_focus=True):
         widgets: list[Widget] = []
         if spec.rating_left:
             widgets.append(Static(spec.rating_left, classes="rating-label", markup=False))
-        for value in range(low, high + 1):
-            button = Button(str(value), name=str(value), compact=True, classes="rate")
-            button.can_focus = False
-            widgets.append(button)
+        if high - low + 1 > MAX_BUTTONS:
+            widgets.append(Static(self._range_text(), classes="rating-range", markup=False))
+        else:
+            for value in range(low, high + 1):
+                button = Button(str(value), name=str(value), compact=True, classes="rate")
+                button.can_focus = False
+                widgets.append(button)
         if spec.rating_right:
             widgets.append(Static(spec.rating_right, classes="rating-label", markup=False))
         self.mount_all(widgets)
@@ -65,6 +73,14 @@ class RatingRow(AnswerKeys, Horizontal, can_focus=True):
         self.picked = value
         for button in self.query(".rate"):
             button.set_class(button.name == str(value), "-picked")
+        for line in self.query(".rating-range"):
+            if isinstance(line, Static):
+                line.update(self._range_text())
+
+    def _range_text(self) -> str:
+        """The long scale's line: its range, and the value picked so far."""
+        scale = f"{self.low} … {self.high}"
+        return scale if self.picked is None else f"{self.picked}   ({scale})"
 
     def answer_key(self, event: events.Key) -> bool:
         area = self.area
